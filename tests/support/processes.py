@@ -68,20 +68,30 @@ class Server:
             "warning",
             self.target,
         ]
-        self.process = subprocess.Popen(command, env={**os.environ, **self.env})
+        # A session of its own, so signals reach granian's worker processes too.
+        self.process = subprocess.Popen(
+            command, env={**os.environ, **self.env}, start_new_session=True
+        )
         wait_for_port(self.port, process=self.process)
         return self
 
     def kill(self) -> None:
-        """SIGKILL the whole process group member: no cleanup, no flush."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+        """SIGKILL the server and its workers: no cleanup, no flush."""
+        if self.process is not None:
+            _signal_group(self.process, signal.SIGKILL)
             self.process.wait()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            _signal_group(self.process, signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass

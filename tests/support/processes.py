@@ -1,7 +1,8 @@
-"""Real server processes for end-to-end tests: free loopback ports, granian, readiness by polling."""
+"""Real server processes for end-to-end tests: loopback ports, granian, readiness by polling."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -91,7 +92,5 @@ class Server:
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass

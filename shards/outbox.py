@@ -1,0 +1,122 @@
+"""The outbox: every state change writes its event in the same transaction.
+
+An event is `evt_...` with a type (`issuer.created`), a subject (the id it is about), the time,
+the actor that caused it and a JSON `data` object: the fields of a CloudEvents 1.0 envelope
+but `source`, which the deliverer derives from the issuer. `seq` gives the order of commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from shards.clock import Clock, rfc3339
+from shards.database import Database, Row, Transaction
+from shards.ids import new_id
+
+SYSTEM_ACTOR: Final = "system"
+
+SCHEMA: Final = (
+    """
+    CREATE TABLE events (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         TEXT NOT NULL UNIQUE,
+        account_id TEXT,
+        issuer_id  TEXT,
+        type       TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        time       TEXT NOT NULL,
+        data       TEXT NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX events_by_issuer ON events (issuer_id, seq)",
+    "CREATE INDEX events_by_subject ON events (subject, seq)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    type: str
+    subject: str
+    actor: str
+    time: str
+    data: Mapping[str, Any]
+    account_id: str | None = None
+    issuer_id: str | None = None
+
+
+class Outbox:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._database = database
+        self._clock = clock
+
+    async def record(
+        self,
+        tx: Transaction,
+        type: str,
+        subject: str,
+        data: Mapping[str, Any],
+        *,
+        actor: str = SYSTEM_ACTOR,
+        account_id: str | None = None,
+        issuer_id: str | None = None,
+    ) -> Event:
+        """Write one event inside the caller's transaction: it commits or rolls back with it."""
+        event = Event(
+            id=new_id("evt"),
+            type=type,
+            subject=subject,
+            actor=actor,
+            time=rfc3339(self._clock.now()),
+            data=data,
+            account_id=account_id,
+            issuer_id=issuer_id,
+        )
+        await tx.execute(
+            "INSERT INTO events (id, account_id, issuer_id, type, subject, actor, time, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.id,
+                account_id,
+                issuer_id,
+                type,
+                subject,
+                actor,
+                event.time,
+                orjson.dumps(data).decode(),
+            ),
+        )
+        return event
+
+    async def list(
+        self, *, after_seq: int = 0, limit: int = 100, issuer_id: str | None = None
+    ) -> list[Event]:
+        """Events in commit order after `after_seq`, optionally for one issuer."""
+        if issuer_id is None:
+            rows = await self._database.fetch_all(
+                "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+            )
+        else:
+            rows = await self._database.fetch_all(
+                "SELECT * FROM events WHERE issuer_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (issuer_id, after_seq, limit),
+            )
+        return [_event(row) for row in rows]
+
+
+def _event(row: Row) -> Event:
+    return Event(
+        id=row["id"],
+        type=row["type"],
+        subject=row["subject"],
+        actor=row["actor"],
+        time=row["time"],
+        data=orjson.loads(row["data"]),
+        account_id=row["account_id"],
+        issuer_id=row["issuer_id"],
+    )

@@ -1,0 +1,32 @@
+"""A shard: one SQLite file in one region holding the data of many issuers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shards import schema
+from shards.clock import Clock
+from shards.database import Database
+from shards.issuers import IssuerStore
+from shards.outbox import Outbox
+from shards.records import ShardRecord
+
+
+class Shard:
+    def __init__(self, record: ShardRecord, database: Database, clock: Clock) -> None:
+        self.record = record
+        self.database = database
+        self.outbox = Outbox(database, clock)
+        self.issuers = IssuerStore(database, self.outbox, clock)
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @classmethod
+    async def open(cls, data_dir: Path, record: ShardRecord, clock: Clock) -> Shard:
+        """Open (creating and migrating if needed) the shard's file under `data_dir`."""
+        return cls(record, await Database.open(data_dir / record.file, schema.SHARD), clock)
+
+    async def close(self) -> None:
+        await self.database.close()

@@ -4,6 +4,7 @@ StorageError                 any failure of the storage layer
 ├── NotFound                 the row a caller named does not exist
 ├── Conflict                 a uniqueness or foreign-key rule refused the write
 ├── SchemaTooNew             the file was migrated by a newer AuthPI
+├── MigrationFailed          a migration failed; the file stays at the version before it
 └── StorageUnavailable       the file could not be opened, read or written (I/O, lock)
 """
 
@@ -32,6 +33,11 @@ class SchemaTooNew(StorageError):
         super().__init__(
             f"{path} is at schema version {found}, this AuthPI knows up to {known}; upgrade AuthPI"
         )
+
+
+class MigrationFailed(StorageError):
+    def __init__(self, path: str, version: int, name: str, reason: str) -> None:
+        super().__init__(f"{path}: migration {version} ({name}) failed: {reason}")
 
 
 class StorageUnavailable(StorageError):

@@ -26,15 +26,22 @@ PREFIXES: Final = frozenset(
 )  # fmt: skip
 
 
-class _Monotonic:
-    """Keeps ids from one process strictly increasing, even within one millisecond."""
+class IdGenerator:
+    """Mints ids that strictly increase, even within one millisecond."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last_ms = -1
         self._last_random = 0
 
-    def next(self, now_ms: int) -> tuple[int, int]:
+    def new(self, prefix: str, *, now_ms: int | None = None) -> str:
+        """A fresh id such as `usr_01jd8k2v6m4q9x7c3n5b8r2t0w`."""
+        if prefix not in PREFIXES:
+            raise ValueError(f"unknown id prefix {prefix!r}")
+        ms, random = self._next(time.time_ns() // 1_000_000 if now_ms is None else now_ms)
+        return f"{prefix}_{_encode((ms << _RANDOM_BITS) | random)}"
+
+    def _next(self, now_ms: int) -> tuple[int, int]:
         with self._lock:
             if now_ms <= self._last_ms:
                 now_ms = self._last_ms
@@ -48,15 +55,7 @@ class _Monotonic:
             return now_ms, self._last_random
 
 
-_monotonic: Final = _Monotonic()
-
-
-def new_id(prefix: str, *, now_ms: int | None = None) -> str:
-    """A fresh id such as `usr_01jd8k2v6m4q9x7c3n5b8r2t0w`."""
-    if prefix not in PREFIXES:
-        raise ValueError(f"unknown id prefix {prefix!r}")
-    ms, random = _monotonic.next(time.time_ns() // 1_000_000 if now_ms is None else now_ms)
-    return f"{prefix}_{_encode((ms << _RANDOM_BITS) | random)}"
+new_id: Final = IdGenerator().new
 
 
 def is_id(value: str, prefix: str) -> bool:

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shards.errors import SchemaTooNew
+from shards.errors import MigrationFailed, SchemaTooNew
 
 _LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -54,6 +54,9 @@ def apply_migrations(
                 "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
                 (migration.version, migration.name),
             )
+        except sqlite3.Error as exc:
+            connection.execute("ROLLBACK")
+            raise MigrationFailed(path, migration.version, migration.name, str(exc)) from exc
         except BaseException:
             connection.execute("ROLLBACK")
             raise

@@ -1,0 +1,85 @@
+"""Node-to-node endpoints under `/_internal/v1`, authenticated with the mesh secret.
+
+The primary serves the directory's non-personal part to every other node, and records the
+placement of issuers that other regions' nodes create. The public proxy never forwards
+`/_internal/` paths; the mesh secret guards them where a proxy does.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import asdict
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.body import read_json_object
+from api.json import json_response
+from api.problems import Forbidden, NotFoundProblem, Problem, Unauthenticated
+from api.validation import Text, validate
+from ops.placement import PlacementError, check_in_jurisdiction
+from regions import RegionError
+from runtime.node import Node
+from shards.errors import Conflict, NotFound
+
+
+class Conflicting(Problem):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+REGISTER_FIELDS = {
+    "issuer_id": Text(max_length=40),
+    "account_id": Text(max_length=40),
+    "jurisdiction": Text(max_length=8),
+    "shard_id": Text(max_length=40),
+    "actor": Text(max_length=40),
+}
+
+
+def _check_secret(request: Request, node: Node) -> None:
+    secret = node.settings.mesh_secret
+    presented = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
+    if secret is None or not hmac.compare_digest(presented, secret.encode()):
+        raise Unauthenticated("node-to-node calls need the mesh secret")
+
+
+def _primary(node: Node) -> None:
+    if node.directory is None:
+        raise NotFoundProblem("the directory is served by the primary region")
+
+
+async def directory_snapshot(request: Request) -> Response:
+    node: Node = request.app.state.node
+    _check_secret(request, node)
+    _primary(node)
+    assert node.directory is not None
+    snapshot = await node.directory.snapshot()
+    etag = f'"{snapshot.version}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return json_response(snapshot.to_json(), headers={"ETag": etag, "Cache-Control": "no-store"})
+
+
+async def register_issuer(request: Request) -> Response:
+    node: Node = request.app.state.node
+    _check_secret(request, node)
+    _primary(node)
+    assert node.directory is not None
+    fields = validate(await read_json_object(request), REGISTER_FIELDS)
+    try:
+        shard = await node.directory.shard(fields["shard_id"])
+        check_in_jurisdiction(shard.region, fields["jurisdiction"])
+        placement = await node.directory.register_issuer(
+            fields["issuer_id"],
+            fields["account_id"],
+            fields["jurisdiction"],
+            shard,
+            actor=fields["actor"],
+        )
+    except NotFound as exc:
+        raise NotFoundProblem(str(exc)) from exc
+    except (PlacementError, RegionError) as exc:
+        raise Forbidden(str(exc)) from exc
+    except Conflict as exc:
+        raise Conflicting(str(exc)) from exc
+    return json_response(asdict(placement), status_code=201)

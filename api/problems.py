@@ -1,0 +1,128 @@
+"""Core API errors as RFC 9457 problem details (`application/problem+json`).
+
+    Problem                        any error the Core API answers with
+    ├── MalformedJson          400 the body is not JSON
+    ├── Unauthenticated        401 no API key, or one that is not valid
+    ├── Forbidden              403 the key may not do this (account, scope, address)
+    ├── NotFoundProblem        404 no such resource, or not visible to this key
+    ├── MethodNotAllowed       405
+    ├── PayloadTooLarge        413
+    ├── UnsupportedMediaType   415 the body is not `application/json`
+    ├── ValidationFailed       422 fields are wrong; `errors` lists each one
+    ├── OutOfJurisdiction      422 a region outside the issuer's jurisdiction
+    ├── ServiceUnavailable     503 storage or a peer node is unavailable; retry
+    └── InternalError          500 a bug; the body says nothing more
+
+Each class has a stable `type` URI. Problems become responses in `problem_response` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Final, TypedDict
+
+import orjson
+from starlette.responses import Response
+
+PROBLEM_BASE: Final = "https://authpi.dev/problems/"
+PROBLEM_JSON: Final = "application/problem+json"
+
+
+class FieldError(TypedDict):
+    field: str
+    message: str
+
+
+class Problem(Exception):
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        extensions: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = dict(extensions or {})
+        self.headers = dict(headers or {})
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_BASE + self.slug
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            **self.extensions,
+        }
+
+
+class MalformedJson(Problem):
+    status, slug, title = 400, "malformed-json", "Malformed JSON"
+
+
+class Unauthenticated(Problem):
+    status, slug, title = 401, "unauthenticated", "Unauthenticated"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="authpi"'})
+
+
+class Forbidden(Problem):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFoundProblem(Problem):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class MethodNotAllowed(Problem):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class PayloadTooLarge(Problem):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class UnsupportedMediaType(Problem):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class ValidationFailed(Problem):
+    status, slug, title = 422, "validation-failed", "Validation failed"
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        fields = ", ".join(error["field"] for error in errors)
+        super().__init__(f"invalid fields: {fields}", extensions={"errors": list(errors)})
+
+
+class OutOfJurisdictionProblem(Problem):
+    status, slug, title = 422, "out-of-jurisdiction", "Region outside the jurisdiction"
+
+
+class ServiceUnavailable(Problem):
+    status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"})
+
+
+class InternalError(Problem):
+    status, slug, title = 500, "internal-error", "Internal error"
+
+
+def problem_response(problem: Problem) -> Response:
+    """The one place a problem becomes an HTTP response."""
+    return Response(
+        orjson.dumps(problem.body()),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers={"Cache-Control": "no-store", **problem.headers},
+    )

@@ -1,0 +1,152 @@
+"""`create_app`: the single assembly point of a node.
+
+Settings, the clock and the HTTP client for node-to-node calls come in here and nowhere
+else; `app_from_environ` is the factory granian runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import internal
+from api.core import issuers
+from api.json import json_response
+from api.oauth import discovery
+from api.problems import (
+    InternalError,
+    MethodNotAllowed,
+    NotFoundProblem,
+    Problem,
+    problem_response,
+)
+from runtime.node import Node
+from runtime.routing import Replay, replay_response
+from runtime.settings import Settings
+from shards.clock import Clock, SystemClock
+
+log = logging.getLogger("authpi.app")
+
+REGION_HEADER = b"authpi-region"
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, http: httpx.AsyncClient | None = None
+) -> Starlette:
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        client = http or httpx.AsyncClient()
+        node = await Node.open(settings, clock, client)
+        app.state.node = node
+        try:
+            yield
+        finally:
+            await node.stop()
+            if http is None:
+                await client.aclose()
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(exc)
+
+    async def on_replay(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Replay)
+        return replay_response(exc, settings.region)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            return problem_response(
+                MethodNotAllowed(
+                    f"{request.method} is not allowed on {request.url.path}",
+                    headers=dict(exc.headers or {}),
+                )
+            )
+        return problem_response(NotFoundProblem(f"no resource at {request.url.path}"))
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(InternalError("an internal error occurred; it has been logged"))
+
+    app = Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers={
+            Problem: on_problem,
+            Replay: on_replay,
+            HTTPException: on_http_error,
+            Exception: on_error,
+        },
+    )
+    app.add_middleware(RegionHeader, region=settings.region)
+    return app
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/health", health, methods=["GET"]),
+        Route("/v1/accounts/{account_id}/issuers", issuers.create_issuer, methods=["POST"]),
+        Route("/v1/accounts/{account_id}/issuers/{issuer_id}", issuers.get_issuer, methods=["GET"]),
+        Route(
+            "/{issuer_id}/.well-known/openid-configuration",
+            discovery.openid_configuration,
+            methods=["GET"],
+        ),
+        Route("/_internal/v1/directory", internal.directory_snapshot, methods=["GET"]),
+        Route("/_internal/v1/issuers", internal.register_issuer, methods=["POST"]),
+    ]
+
+
+async def health(request: Request) -> Response:
+    """Ready once the node holds a copy of the directory; 503 until then."""
+    node: Node = request.app.state.node
+    ready = node.replica.loaded
+    return json_response(
+        {
+            "status": "ok" if ready else "starting",
+            "region": node.region,
+            "instance": node.settings.instance,
+            "primary_region": node.settings.primary_region,
+            "directory_version": node.replica.snapshot.version,
+        },
+        status_code=200 if ready else 503,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+class RegionHeader:
+    """Every response names the region that produced it, for operators and tests."""
+
+    def __init__(self, app: ASGIApp, region: str) -> None:
+        self.app = app
+        self.value = region.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_region(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (REGION_HEADER, self.value)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_region)
+
+
+def app_from_environ() -> Starlette:
+    """The factory granian runs (`--factory runtime.app:app_from_environ`)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    return create_app(Settings.from_environ(os.environ))

@@ -1,9 +1,10 @@
 """Every node's read-only copy of the directory's non-personal part.
 
 The primary reads its own directory file; every other node pulls `/_internal/v1/directory`
-from the primary with `If-None-Match`, on a timer and at once when a request names an issuer
-or API key it does not know (single-flight, and at most once per `MISS_REFRESH_INTERVAL`, so
-a flood of unknown ids cannot turn into a flood of pulls).
+from the primary with `If-None-Match`, on a timer and when a request names an issuer or API
+key it does not know. Pulls caused by misses are coalesced: at most one starts per
+`MISS_REFRESH_INTERVAL`, and every miss waits for the first pull that starts after it, so a
+flood of unknown ids costs a few pulls a second while a genuinely new id is always found.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class DirectoryReplica:
         self._source = source
         self._snapshot = EMPTY_SNAPSHOT
         self._lock = asyncio.Lock()
-        self._last_miss_refresh = 0.0
+        self._miss_lock = asyncio.Lock()
+        self._last_miss_pull = -MISS_REFRESH_INTERVAL
         self._listeners: list[ListenerType] = []
 
     @property
@@ -101,15 +103,20 @@ class DirectoryReplica:
         return True
 
     async def refresh_on_miss(self) -> bool:
-        """Refresh because a request named something unknown, rate-limited."""
-        now = time.monotonic()
-        if now - self._last_miss_refresh < MISS_REFRESH_INTERVAL:
-            return False
-        self._last_miss_refresh = now
-        try:
-            return await self.refresh()
-        except ReplicaUnavailable:
-            return False
+        """Wait for a pull that started after this call; True if the copy may have changed."""
+        asked_at = time.monotonic()
+        async with self._miss_lock:
+            if self._last_miss_pull >= asked_at:  # a pull started after we asked: it covers us
+                return True
+            wait = self._last_miss_pull + MISS_REFRESH_INTERVAL - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_miss_pull = time.monotonic()
+            try:
+                await self.refresh()
+            except ReplicaUnavailable:
+                return False
+            return True
 
 
 class ListenerType(Protocol):

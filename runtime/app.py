@@ -149,4 +149,5 @@ class RegionHeader:
 def app_from_environ() -> Starlette:
     """The factory granian runs (`--factory runtime.app:app_from_environ`)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per directory pull is noise
     return create_app(Settings.from_environ(os.environ))

@@ -55,7 +55,7 @@ class GranianProcess:
     target: str
     env: Mapping[str, str]
     port: int = field(default_factory=free_port)
-    ready_path: str = "/health"
+    ready_path: str | None = "/health"  # None: any HTTP answer means ready
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -76,7 +76,8 @@ class GranianProcess:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with status {self.process.returncode}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + self.ready_path, timeout=1.0).status_code == 200:
+                response = httpx.get(self.url + (self.ready_path or "/"), timeout=1.0)
+                if self.ready_path is None or response.status_code == 200:
                     return
             time.sleep(0.05)
         raise TimeoutError(f"{self.name} was not ready on {self.url} in {READY_TIMEOUT_SECONDS}s")

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from api.body import read_json_object
 from api.json import json_response
 from api.problems import Forbidden, NotFoundProblem, Problem, Unauthenticated
-from api.validation import Text, validate
+from api.schema import Schema, String
 from ops.placement import PlacementError, check_in_jurisdiction
 from regions import RegionError
 from runtime.node import Node
@@ -27,13 +27,17 @@ class Conflicting(Problem):
     status, slug, title = 409, "conflict", "Conflict"
 
 
-REGISTER_FIELDS = {
-    "issuer_id": Text(max_length=40),
-    "account_id": Text(max_length=40),
-    "jurisdiction": Text(max_length=8),
-    "shard_id": Text(max_length=40),
-    "actor": Text(max_length=40),
-}
+REGISTER_ISSUER = Schema(
+    "IssuerRegistration",
+    {
+        "issuer_id": String(max_length=40),
+        "account_id": String(max_length=40),
+        "jurisdiction": String(max_length=8),
+        "shard_id": String(max_length=40),
+        "actor": String(max_length=40),
+    },
+    required=frozenset({"issuer_id", "account_id", "jurisdiction", "shard_id", "actor"}),
+)
 
 
 def _check_secret(request: Request, node: Node) -> None:
@@ -65,7 +69,7 @@ async def register_issuer(request: Request) -> Response:
     _check_secret(request, node)
     _primary(node)
     assert node.directory is not None
-    fields = validate(await read_json_object(request), REGISTER_FIELDS)
+    fields = REGISTER_ISSUER.validate(await read_json_object(request))
     try:
         shard = await node.directory.shard(fields["shard_id"])
         check_in_jurisdiction(shard.region, fields["jurisdiction"])

@@ -24,7 +24,7 @@ from api.problems import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from api.validation import Text, validate
+from api.schema import Schema, String
 from ops.placement import NoShardAvailable, OutOfJurisdiction, choose_home_region, choose_shard
 from regions import RegionError, jurisdiction, region
 from runtime.node import Node, PeerError
@@ -36,18 +36,30 @@ from shards.records import ApiKey
 
 log = logging.getLogger("authpi.api.issuers")
 
-CREATE_FIELDS: Final = {
-    "name": Text(max_length=200),
-    "jurisdiction": Text(max_length=8),
-    "home_region": Text(required=False, max_length=8),
-}
+CREATE_ISSUER: Final = Schema(
+    "IssuerCreate",
+    {
+        "name": String("A name for your own reference.", max_length=200, example="Acme EU"),
+        "jurisdiction": String(
+            "Where the issuer's data lives, for good: eu, uk, us, ca, br, za, sg, jp, au, in.",
+            max_length=8,
+            example="eu",
+        ),
+        "home_region": String(
+            "A region of the jurisdiction; by default the one nearest to the caller.",
+            max_length=8,
+            example="fra",
+        ),
+    },
+    required=frozenset({"name", "jurisdiction"}),
+)
 
 
 async def create_issuer(request: Request) -> Response:
     node: Node = request.app.state.node
     account_id = request.path_params["account_id"]
     key = await _key(request, node, account_id, "issuers:write")
-    fields = validate(await read_json_object(request), CREATE_FIELDS)
+    fields = CREATE_ISSUER.validate(await read_json_object(request))
     try:
         chosen_jurisdiction = jurisdiction(fields["jurisdiction"]).code
     except RegionError as exc:

@@ -29,7 +29,7 @@ async def authenticate(
     request: Request, replica: DirectoryReplica, *, now: datetime, client_ip: str | None
 ) -> ApiKey:
     """The active API key presented with the request."""
-    key_id, secret = _credentials(request.headers.get("authorization"))
+    key_id, secret = credentials(request.headers.get("authorization"))
     key = replica.snapshot.api_keys.get(key_id)
     if key is None and await replica.refresh_on_miss():
         key = replica.snapshot.api_keys.get(key_id)
@@ -41,7 +41,7 @@ async def authenticate(
         raise Unauthenticated("the API key has expired")
     if replica.snapshot.accounts.get(key.account_id) != "active":
         raise Forbidden("the account of this API key is disabled")
-    if key.ip_allowlist and not _allowed(client_ip, key.ip_allowlist):
+    if key.ip_allowlist and not allowed(client_ip, key.ip_allowlist):
         raise Forbidden(f"requests from {client_ip or 'an unknown address'} are not allowed")
     return key
 
@@ -54,7 +54,8 @@ def authorize(key: ApiKey, account_id: str, scope: str) -> None:
         raise Forbidden(f"this API key lacks the scope {scope}", extensions={"scope": scope})
 
 
-def _credentials(header: str | None) -> tuple[str, str]:
+def credentials(header: str | None) -> tuple[str, str]:
+    """`(key id, secret)` from an Authorization header, or `Unauthenticated`."""
     if not header:
         raise Unauthenticated("an API key is required: Authorization: Bearer key_<id>.<secret>")
     scheme, _, value = header.partition(" ")
@@ -74,7 +75,7 @@ def _credentials(header: str | None) -> tuple[str, str]:
     return key_id, secret
 
 
-def _allowed(client_ip: str | None, allowlist: tuple[str, ...]) -> bool:
+def allowed(client_ip: str | None, allowlist: tuple[str, ...]) -> bool:
     if client_ip is None:
         return False
     try:

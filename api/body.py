@@ -15,6 +15,11 @@ MAX_BODY_BYTES: Final = 64 * 1024
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:
+    return parse_json_object(await read_json_body(request))
+
+
+async def read_json_body(request: Request) -> bytes:
+    """The raw body of a JSON request, refused before buffering past the size limit."""
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise UnsupportedMediaType(
@@ -28,6 +33,10 @@ async def read_json_object(request: Request) -> dict[str, Any]:
         chunks += chunk
         if len(chunks) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"the body is over the limit of {MAX_BODY_BYTES} bytes")
+    return bytes(chunks)
+
+
+def parse_json_object(chunks: bytes) -> dict[str, Any]:
     try:
         document = orjson.loads(chunks)
     except orjson.JSONDecodeError as exc:

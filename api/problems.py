@@ -6,9 +6,13 @@
     ├── Forbidden              403 the key may not do this (account, scope, address)
     ├── NotFoundProblem        404 no such resource, or not visible to this key
     ├── MethodNotAllowed       405
+    ├── ConflictProblem        409 a uniqueness rule: that email, that member, already there
+    ├── LimitReachedProblem    409 the organization's member limit
+    ├── PreconditionFailed     412 `If-Match` names a version that is no longer current
     ├── PayloadTooLarge        413
     ├── UnsupportedMediaType   415 the body is not `application/json`
     ├── ValidationFailed       422 fields are wrong; `errors` lists each one
+    ├── IdempotencyKeyReused   422 the same `Idempotency-Key` came with another request
     ├── OutOfJurisdiction      422 a region outside the issuer's jurisdiction
     ├── ServiceUnavailable     503 storage or a peer node is unavailable; retry
     └── InternalError          500 a bug; the body says nothing more
@@ -85,6 +89,22 @@ class NotFoundProblem(Problem):
 
 class MethodNotAllowed(Problem):
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class ConflictProblem(Problem):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class LimitReachedProblem(Problem):
+    status, slug, title = 409, "member-limit-reached", "Member limit reached"
+
+
+class PreconditionFailed(Problem):
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class IdempotencyKeyReused(Problem):
+    status, slug, title = 422, "idempotency-key-reused", "Idempotency key reused"
 
 
 class PayloadTooLarge(Problem):

@@ -11,15 +11,18 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 from api.problems import FieldError, ValidationFailed
+from shards.clock import rfc3339
 
 METADATA_MAX_KEYS: Final = 50
 METADATA_MAX_KEY_LENGTH: Final = 40
 METADATA_MAX_VALUE_LENGTH: Final = 500
 _EMAIL: Final = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_DATE_TIME: Final = re.compile(r"^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 _SCOPE: Final = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
 
 
@@ -177,6 +180,38 @@ class Metadata:
 
 
 @dataclass(frozen=True, slots=True)
+class Jwk:
+    """A public JSON Web Key (RFC 7517): an object of string members."""
+
+    description: str = "A public JWK (RFC 7517)."
+    max_member_length: int = 2048
+
+    def check(self, value: object) -> Any:
+        if not isinstance(value, dict):
+            raise Invalid(f"must be an object, got {json_type(value)}")
+        if len(value) > 20:
+            raise Invalid("must have at most 20 members")
+        for key, item in value.items():
+            if key == "key_ops" and isinstance(item, list):
+                continue
+            if not isinstance(item, str) or len(item) > self.max_member_length:
+                raise Invalid(f"member {key!r} must be a string of at most 2048 characters")
+        return dict(value)
+
+    def json_schema(self) -> dict[str, Any]:
+        return _described(
+            {"type": "object", "required": ["kty"], "maxProperties": 20},
+            self.description,
+            {
+                "kty": "EC",
+                "crv": "P-256",
+                "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Schema:
     name: str
     fields: Mapping[str, Field]
@@ -246,8 +281,7 @@ def _check_format(kind: str | None, value: str) -> str:
     if kind == "email":
         if not _EMAIL.match(value):
             raise Invalid("must be an email address")
-        local, _, domain = value.rpartition("@")
-        return f"{local}@{domain.lower()}"
+        return value.lower()  # one person, one address: compared without case everywhere
     if kind == "uri":
         parts = urlsplit(value)
         if not parts.scheme or not (parts.netloc or parts.path) or parts.fragment:
@@ -259,9 +293,12 @@ def _check_format(kind: str | None, value: str) -> str:
         except ValueError:
             raise Invalid(f"{value!r} is not an IP address or CIDR range") from None
     if kind == "date-time":
-        if not re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$", value):
+        if not _DATE_TIME.match(value):
             raise Invalid("must be an RFC 3339 date-time such as 2027-01-31T12:00:00Z")
-        return value
+        try:
+            return rfc3339(datetime.fromisoformat(value.replace("z", "Z")))
+        except ValueError:
+            raise Invalid("must be an RFC 3339 date-time such as 2027-01-31T12:00:00Z") from None
     if kind == "scope":
         if not _SCOPE.match(value):
             raise Invalid(f"{value!r} is not a valid scope")

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import internal
-from api.core import issuers
+from api.core import crud, issuers
 from api.json import json_response
 from api.oauth import discovery
 from api.problems import (
@@ -104,6 +104,7 @@ def routes() -> list[Route]:
             discovery.openid_configuration,
             methods=["GET"],
         ),
+        *(Route(op.path, op.handler, methods=[op.method]) for op in crud.OPERATIONS),
         Route("/_internal/v1/directory", internal.directory_snapshot, methods=["GET"]),
         Route("/_internal/v1/issuers", internal.register_issuer, methods=["POST"]),
     ]

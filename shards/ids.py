@@ -21,7 +21,7 @@ _ID_PATTERN: Final = re.compile(rf"^([a-z]+)_([{ALPHABET}]{{{BODY_LENGTH}}})$")
 PREFIXES: Final = frozenset(
     {
         "acct", "key", "i", "shd", "usr", "org", "mem", "inv", "grp", "c", "agt", "ver",
-        "ptk", "s", "conn", "pk", "evt", "wh", "dlv",
+        "ptk", "s", "conn", "pk", "evt", "wh", "dlv", "gm",
     }
 )  # fmt: skip
 

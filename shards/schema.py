@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from shards import outbox
+from shards import outbox, resources
 from shards.migrations import Migration
 
 _REPLICATED: Final = ("accounts", "api_keys", "shards", "issuers")
@@ -108,4 +108,5 @@ SHARD: Final = (
             *outbox.SCHEMA,
         ),
     ),
+    Migration(2, "resources of the identity graph, idempotency keys", resources.SCHEMA),
 )

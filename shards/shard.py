@@ -7,9 +7,11 @@ from pathlib import Path
 from shards import schema
 from shards.clock import Clock
 from shards.database import Database
+from shards.idempotency import IdempotencyStore
 from shards.issuers import IssuerStore
 from shards.outbox import Outbox
 from shards.records import ShardRecord
+from shards.resources import ResourceStore
 
 
 class Shard:
@@ -18,6 +20,8 @@ class Shard:
         self.database = database
         self.outbox = Outbox(database, clock)
         self.issuers = IssuerStore(database, self.outbox, clock)
+        self.resources = ResourceStore(database, clock)
+        self.idempotency = IdempotencyStore(clock)
 
     @property
     def id(self) -> str:

@@ -1,0 +1,115 @@
+"""The Core API's conventions, in one place: cursors, ETags, idempotency keys, list queries.
+
+- Lists: `limit` (1-100, default 20), an opaque `cursor`, `next_cursor` in the answer.
+- ETags: `"<version>"` of the resource; `If-None-Match` on reads, `If-Match` on writes.
+- `Idempotency-Key` on POST: the same key and request replay the stored response.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+
+from api.problems import FieldError, PreconditionFailed, ValidationFailed
+
+DEFAULT_LIMIT: Final = 20
+MAX_LIMIT: Final = 100
+_IDEMPOTENCY_KEY: Final = re.compile(r"^[\x21-\x7e]{1,255}$")
+_ETAG: Final = re.compile(r'^(?:W/)?"(\d+)"$')
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    limit: int
+    after: str | None
+    filters: dict[str, str]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def encode_cursor(last: str) -> str:
+    return base64.urlsafe_b64encode(f"after:{last}".encode()).decode().rstrip("=")
+
+
+def list_query(params: QueryParams, filters: Iterable[str]) -> ListQuery:
+    allowed = {"limit", "cursor", *filters}
+    errors: list[FieldError] = [
+        {"field": name, "message": "unknown query parameter"}
+        for name in params
+        if name not in allowed
+    ]
+    limit = DEFAULT_LIMIT
+    raw_limit = params.get("limit")
+    if raw_limit is not None:
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+            errors.append(
+                {"field": "limit", "message": f"must be an integer from 1 to {MAX_LIMIT}"}
+            )
+        else:
+            limit = int(raw_limit)
+    after = None
+    cursor = params.get("cursor")
+    if cursor is not None:
+        after = _decode_cursor(cursor)
+        if after is None:
+            errors.append({"field": "cursor", "message": "is not a cursor this API returned"})
+    if errors:
+        raise ValidationFailed(errors)
+    chosen = {name: params[name] for name in filters if name in params}
+    return ListQuery(limit, after, chosen)
+
+
+def _decode_cursor(cursor: str) -> str | None:
+    try:
+        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    prefix, _, last = decoded.partition(":")
+    return last if prefix == "after" and last else None
+
+
+def expected_version(request: Request) -> int | None:
+    """The version `If-Match` requires, None without one; 412 for one that is not ours."""
+    header = request.headers.get("if-match")
+    if header is None or header.strip() == "*":
+        return None
+    match = _ETAG.match(header.strip())
+    if match is None:
+        raise PreconditionFailed(f"If-Match {header!r} is not an ETag this API returned")
+    return int(match.group(1))
+
+
+def not_modified(request: Request, current: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if header is None:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in candidates or current in candidates
+
+
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise ValidationFailed(
+            [{"field": "Idempotency-Key", "message": "must be 1 to 255 visible ASCII characters"}]
+        )
+    return key
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What makes two requests with one idempotency key the same request."""
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()

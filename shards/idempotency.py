@@ -1,0 +1,63 @@
+"""Stored responses of POSTs made with an `Idempotency-Key`, kept at least `RETENTION`.
+
+The lookup and the store run inside the same write transaction as the create they guard:
+all writes to a shard are serialized, so ten concurrent requests with one key create one
+resource and the other nine read its stored response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+import orjson
+
+from shards.clock import Clock, rfc3339
+from shards.database import Transaction
+
+RETENTION: Final = timedelta(hours=48)  # the contract says at least 24 h; keep a margin
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    fingerprint: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class IdempotencyStore:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def find(self, tx: Transaction, scope: str, key: str) -> StoredResponse | None:
+        row = await tx.fetch_one(
+            "SELECT fingerprint, status, headers, body FROM idempotency_keys"
+            " WHERE scope = ? AND key = ? AND created_at > ?",
+            (scope, key, rfc3339(self._clock.now() - RETENTION)),
+        )
+        if row is None:
+            return None
+        return StoredResponse(row[0], row[1], orjson.loads(row[2]), bytes(row[3]))
+
+    async def store(
+        self, tx: Transaction, scope: str, key: str, response: StoredResponse
+    ) -> None:
+        cutoff = rfc3339(self._clock.now() - RETENTION)
+        await tx.execute("DELETE FROM idempotency_keys WHERE created_at <= ?", (cutoff,))
+        await tx.execute(
+            "INSERT OR REPLACE INTO idempotency_keys"
+            " (scope, key, fingerprint, status, headers, body, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                scope,
+                key,
+                response.fingerprint,
+                response.status,
+                orjson.dumps(dict(response.headers)).decode(),
+                response.body,
+                rfc3339(self._clock.now()),
+            ),
+        )

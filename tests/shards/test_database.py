@@ -21,7 +21,8 @@ async def test_a_shard_opens_in_wal_mode_with_foreign_keys_and_its_migrations(
     connection = sqlite3.connect(tmp_path / "s.db")
     assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert connection.execute("SELECT version, name FROM schema_migrations").fetchall() == [
-        (1, "issuer configuration, outbox")
+        (1, "issuer configuration, outbox"),
+        (2, "resources of the identity graph, idempotency keys"),
     ]
 
 

@@ -108,7 +108,7 @@ class Database:
         connections: list[aiosqlite.Connection] = []
         try:
             for index in range(readers + 1):
-                connection = await aiosqlite.connect(path, isolation_level=None)
+                connection = await _connect(path)
                 connections.append(connection)
                 connection.row_factory = sqlite3.Row
                 for pragma in _pragmas(read_only=index > 0):
@@ -167,6 +167,17 @@ class Database:
             yield Transaction(connection)
         finally:
             self._readers.put_nowait(connection)
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    pending = aiosqlite.connect(path, isolation_level=None)
+    # Each connection runs a thread; a daemon thread cannot keep a crashed or interrupted
+    # process from exiting when a database was never closed (SQLite's own durability does
+    # not depend on the thread finishing: a commit is on disk before it returns).
+    thread = getattr(pending, "_thread", None)
+    if thread is not None:
+        thread.daemon = True
+    return await pending
 
 
 __all__ = ["Database", "Row", "StorageError", "Transaction", "migrate"]

@@ -42,9 +42,7 @@ class IdempotencyStore:
             return None
         return StoredResponse(row[0], row[1], orjson.loads(row[2]), bytes(row[3]))
 
-    async def store(
-        self, tx: Transaction, scope: str, key: str, response: StoredResponse
-    ) -> None:
+    async def store(self, tx: Transaction, scope: str, key: str, response: StoredResponse) -> None:
         cutoff = rfc3339(self._clock.now() - RETENTION)
         await tx.execute("DELETE FROM idempotency_keys WHERE created_at <= ?", (cutoff,))
         await tx.execute(

@@ -7,6 +7,7 @@ but `source`, which the deliverer derives from the issuer. `seq` gives the order
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -48,6 +49,7 @@ class Event:
     data: Mapping[str, Any]
     account_id: str | None = None
     issuer_id: str | None = None
+    seq: int = 0  # the commit order, known once stored
 
 
 class Outbox:
@@ -77,9 +79,9 @@ class Outbox:
             account_id=account_id,
             issuer_id=issuer_id,
         )
-        await tx.execute(
+        row = await tx.fetch_one(
             "INSERT INTO events (id, account_id, issuer_id, type, subject, actor, time, data)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
             (
                 event.id,
                 account_id,
@@ -91,21 +93,29 @@ class Outbox:
                 orjson.dumps(data).decode(),
             ),
         )
-        return event
+        assert row is not None  # RETURNING yields the inserted row
+        return dataclasses.replace(event, seq=int(row[0]))
 
     async def list(
-        self, *, after_seq: int = 0, limit: int = 100, issuer_id: str | None = None
+        self,
+        *,
+        after_seq: int = 0,
+        limit: int = 100,
+        issuer_id: str | None = None,
+        type: str | None = None,
+        subject: str | None = None,
     ) -> list[Event]:
-        """Events in commit order after `after_seq`, optionally for one issuer."""
-        if issuer_id is None:
-            rows = await self._database.fetch_all(
-                "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
-            )
-        else:
-            rows = await self._database.fetch_all(
-                "SELECT * FROM events WHERE issuer_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (issuer_id, after_seq, limit),
-            )
+        """Events in commit order after `after_seq`, filtered by issuer, type and subject."""
+        clauses: list[str] = ["seq > ?"]
+        params: list[int | str] = [after_seq]
+        for column, value in (("issuer_id", issuer_id), ("type", type), ("subject", subject)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        rows = await self._database.fetch_all(
+            f"SELECT * FROM events WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?",
+            [*params, limit],
+        )
         return [_event(row) for row in rows]
 
 
@@ -119,4 +129,5 @@ def _event(row: Row) -> Event:
         data=orjson.loads(row["data"]),
         account_id=row["account_id"],
         issuer_id=row["issuer_id"],
+        seq=row["seq"],
     )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,14 @@ from shards.errors import Conflict, MigrationFailed, SchemaTooNew
 from shards.migrations import Migration
 from shards.outbox import Outbox
 from tests.conftest import FrozenClock
+
+
+@pytest.fixture
+async def shard_db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A shard database, closed even when the test fails (open connections hold threads)."""
+    database = await Database.open(tmp_path / "s.db", schema.SHARD)
+    yield database
+    await database.close()
 
 
 async def test_a_shard_opens_in_wal_mode_with_foreign_keys_and_its_migrations(
@@ -56,9 +65,9 @@ async def test_a_file_from_a_newer_authpi_is_refused(tmp_path: Path) -> None:
 
 
 async def test_a_failed_transaction_leaves_neither_its_change_nor_its_event(
-    tmp_path: Path, clock: FrozenClock
+    shard_db: Database, clock: FrozenClock
 ) -> None:
-    database = await Database.open(tmp_path / "s.db", schema.SHARD)
+    database = shard_db
     outbox = Outbox(database, clock)
     with pytest.raises(RuntimeError, match="boom"):
         async with database.transaction() as tx:
@@ -69,13 +78,12 @@ async def test_a_failed_transaction_leaves_neither_its_change_nor_its_event(
             raise RuntimeError("boom")
     assert await database.fetch_all("SELECT * FROM issuers") == []
     assert await outbox.list() == []
-    await database.close()
 
 
 async def test_a_committed_transaction_keeps_its_change_and_its_event(
-    tmp_path: Path, clock: FrozenClock
+    shard_db: Database, clock: FrozenClock
 ) -> None:
-    database = await Database.open(tmp_path / "s.db", schema.SHARD)
+    database = shard_db
     outbox = Outbox(database, clock)
     async with database.transaction() as tx:
         await tx.execute("INSERT INTO issuers VALUES ('i_1', 'acct_1', 'n', 'eu', 'fra', 't', 't')")
@@ -85,13 +93,12 @@ async def test_a_committed_transaction_keeps_its_change_and_its_event(
     assert event.id.startswith("evt_")
     assert event.time == "2026-11-29T12:00:00.123Z"
     assert await outbox.list() == [event]
-    await database.close()
 
 
 async def test_a_constraint_violation_is_a_conflict_and_rolls_back(
-    tmp_path: Path, clock: FrozenClock
+    shard_db: Database, clock: FrozenClock
 ) -> None:
-    database = await Database.open(tmp_path / "s.db", schema.SHARD)
+    database = shard_db
     outbox = Outbox(database, clock)
     async with database.transaction() as tx:
         await tx.execute("INSERT INTO issuers VALUES ('i_1', 'acct_1', 'n', 'eu', 'fra', 't', 't')")
@@ -102,13 +109,11 @@ async def test_a_constraint_violation_is_a_conflict_and_rolls_back(
                 "INSERT INTO issuers VALUES ('i_1', 'acct_1', 'n', 'eu', 'fra', 't', 't')"
             )
     assert await outbox.list() == []
-    await database.close()
 
 
-async def test_readers_see_only_committed_state(tmp_path: Path) -> None:
-    database = await Database.open(tmp_path / "s.db", schema.SHARD)
+async def test_readers_see_only_committed_state(shard_db: Database) -> None:
+    database = shard_db
     async with database.transaction() as tx:
         await tx.execute("INSERT INTO issuers VALUES ('i_1', 'acct_1', 'n', 'eu', 'fra', 't', 't')")
         assert await database.fetch_all("SELECT id FROM issuers") == []
     assert [row[0] for row in await database.fetch_all("SELECT id FROM issuers")] == ["i_1"]
-    await database.close()

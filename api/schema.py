@@ -13,17 +13,57 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final, Protocol
-from urllib.parse import urlsplit
 
 from api.problems import FieldError, ValidationFailed
 from shards.clock import rfc3339
 
+MAX_JWK_MEMBERS: Final = 20
+PUBLIC_KEY_TYPES: Final = frozenset({"EC", "RSA", "OKP"})
+PRIVATE_JWK_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 METADATA_MAX_KEYS: Final = 50
 METADATA_MAX_KEY_LENGTH: Final = 40
 METADATA_MAX_VALUE_LENGTH: Final = 500
-_EMAIL: Final = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-_DATE_TIME: Final = re.compile(r"^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
-_SCOPE: Final = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
+# Each format is one regular expression, used both to check values and in the JSON Schema, so
+# what the schema admits and what the API accepts are the same set.
+_FORMAT_PATTERNS: Final = {
+    "email": re.compile(
+        r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}$"
+    ),
+    "uri": re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^#\s]+$"),
+    "https-uri": re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^#\s]*)?$"),
+    "redirect-uri": re.compile(
+        r"^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^#\s]*)?"
+        r"|http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?(/[^#\s]*)?"
+        r"|[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:/[^#\s]*)$"
+    ),
+    "scope": re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$"),  # RFC 6749 §3.3 scope-token
+    "hostname": re.compile(r"^([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$"),
+    "e164": re.compile(r"^\+[1-9][0-9]{6,14}$"),
+    "date-time": re.compile(
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    ),
+    "member-id": re.compile(r"^(usr|agt)_[0-9a-hjkmnp-tv-z]{26}$"),
+}
+_OCTET: Final = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4: Final = rf"{_OCTET}(\.{_OCTET}){{3}}"
+_FORMAT_MESSAGES: Final = {
+    "email": "must be an email address",
+    "uri": "must be an absolute URI without a fragment",
+    "https-uri": "must be an https URL without a fragment",
+    "redirect-uri": "must be an https URL, an http URL on loopback, or a private-use scheme"
+    " such as com.example.app:/callback (RFC 8252), without a fragment",
+    "scope": "must be a scope: visible ASCII without spaces, quotes or backslashes",
+    "hostname": "must be a domain name such as example.com",
+    "e164": "must be an E.164 phone number such as +4930123456",
+    "date-time": "must be an RFC 3339 date-time such as 2027-01-31T12:00:00Z",
+    "member-id": "must name a user (usr_...) or an agent (agt_...)",
+}
+FORMAT_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+    **{name: {"pattern": pattern.pattern} for name, pattern in _FORMAT_PATTERNS.items()},
+    "date-time": {"format": "date-time"},  # a real calendar date, which no pattern can say
+    "email": {"format": "email", "pattern": _FORMAT_PATTERNS["email"].pattern},
+    "cidr": {"anyOf": [{"pattern": rf"^{_IPV4}(/(3[0-2]|[12]?[0-9]))?$"}, {"format": "ipv6"}]},
+}
 
 
 class Invalid(Exception):
@@ -40,6 +80,8 @@ class Field(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class String:
+    """A string, taken exactly as sent: a value the schema refuses is refused here too."""
+
     description: str = ""
     min_length: int = 1
     max_length: int = 200
@@ -50,16 +92,22 @@ class String:
     def check(self, value: object) -> Any:
         if not isinstance(value, str):
             raise Invalid(f"must be a string, got {json_type(value)}")
-        value = value.strip()
         if self.enum is not None:
             if value not in self.enum:
                 raise Invalid(f"must be one of: {', '.join(self.enum)}")
             return value
         if len(value) < self.min_length:
-            raise Invalid("must not be empty" if self.min_length == 1 else
-                          f"must be at least {self.min_length} characters")  # fmt: skip
+            raise Invalid(
+                "must not be empty"
+                if self.min_length == 1
+                else f"must be at least {self.min_length} characters"
+            )
         if len(value) > self.max_length:
             raise Invalid(f"must be at most {self.max_length} characters")
+        if self.format is None:
+            if not value.strip():
+                raise Invalid("must not be blank")
+            return value
         return _check_format(self.format, value)
 
     def json_schema(self) -> dict[str, Any]:
@@ -68,8 +116,7 @@ class String:
             schema["enum"] = list(self.enum)
         else:
             schema |= {"minLength": self.min_length, "maxLength": self.max_length}
-        if self.format is not None and self.format != "scope":
-            schema["format"] = self.format
+            schema |= FORMAT_SCHEMAS[self.format] if self.format else {"pattern": r"\S"}
         return _described(schema, self.description, self.example)
 
 
@@ -181,7 +228,8 @@ class Metadata:
 
 @dataclass(frozen=True, slots=True)
 class Jwk:
-    """A public JSON Web Key (RFC 7517): an object of string members."""
+    """A public JSON Web Key (RFC 7517 §4): string members, `kty` EC, RSA or OKP, and none of
+    the private members (RFC 7518 §6)."""
 
     description: str = "A public JWK (RFC 7517)."
     max_member_length: int = 2048
@@ -189,18 +237,33 @@ class Jwk:
     def check(self, value: object) -> Any:
         if not isinstance(value, dict):
             raise Invalid(f"must be an object, got {json_type(value)}")
-        if len(value) > 20:
-            raise Invalid("must have at most 20 members")
+        if len(value) > MAX_JWK_MEMBERS:
+            raise Invalid(f"must have at most {MAX_JWK_MEMBERS} members")
+        if value.get("kty") not in PUBLIC_KEY_TYPES:
+            raise Invalid("must have kty EC, RSA or OKP")
+        if PRIVATE_JWK_MEMBERS & set(value):
+            raise Invalid("must be a public key: it has private key members")
         for key, item in value.items():
-            if key == "key_ops" and isinstance(item, list):
-                continue
-            if not isinstance(item, str) or len(item) > self.max_member_length:
+            if key == "key_ops":
+                if not isinstance(item, list) or not all(isinstance(op, str) for op in item):
+                    raise Invalid("member 'key_ops' must be an array of strings")
+            elif not isinstance(item, str) or len(item) > self.max_member_length:
                 raise Invalid(f"member {key!r} must be a string of at most 2048 characters")
         return dict(value)
 
     def json_schema(self) -> dict[str, Any]:
         return _described(
-            {"type": "object", "required": ["kty"], "maxProperties": 20},
+            {
+                "type": "object",
+                "required": ["kty"],
+                "maxProperties": MAX_JWK_MEMBERS,
+                "properties": {
+                    "kty": {"enum": sorted(PUBLIC_KEY_TYPES)},
+                    "key_ops": {"type": "array", "items": {"type": "string"}},
+                },
+                "propertyNames": {"not": {"enum": sorted(PRIVATE_JWK_MEMBERS)}},
+                "additionalProperties": {"type": "string", "maxLength": self.max_member_length},
+            },
             self.description,
             {
                 "kty": "EC",
@@ -217,6 +280,9 @@ class Schema:
     fields: Mapping[str, Field]
     required: frozenset[str] = field(default_factory=frozenset)
     description: str = ""
+    not_null: frozenset[str] = field(default_factory=frozenset)  # optional, but never null
+    # Rules across fields, as JSON Schema (checked in the domain code that owns them).
+    rules: tuple[dict[str, Any], ...] = ()
 
     def validate(self, document: Mapping[str, Any]) -> dict[str, Any]:
         """The clean values present in `document`; raises `ValidationFailed` listing each error."""
@@ -232,7 +298,7 @@ class Schema:
                     errors.append({"field": name, "message": "is required"})
                 continue
             if document[name] is None:
-                if name in self.required:
+                if name in self.required or name in self.not_null:
                     errors.append({"field": name, "message": "must not be null"})
                 else:
                     clean[name] = None
@@ -246,16 +312,29 @@ class Schema:
         return clean
 
     def partial(self, name: str, *, immutable: frozenset[str] = frozenset()) -> Schema:
-        """The same fields, all optional, less the immutable ones: a PATCH body."""
+        """The same fields, all optional, less the immutable ones: a PATCH body.
+
+        A field required at creation may be changed but never nulled.
+        """
         fields = {k: v for k, v in self.fields.items() if k not in immutable}
-        return replace(self, name=name, fields=fields, required=frozenset())
+        not_null = frozenset(k for k in fields if k in self.required | self.not_null)
+        return replace(
+            self, name=name, fields=fields, required=frozenset(), not_null=not_null, rules=()
+        )
 
     def json_schema(self) -> dict[str, Any]:
+        properties = {}
+        for name, spec in self.fields.items():
+            shape = spec.json_schema()
+            nullable = name not in self.required and name not in self.not_null
+            properties[name] = {"anyOf": [shape, {"type": "null"}]} if nullable else shape
         schema: dict[str, Any] = {
             "type": "object",
-            "properties": {name: spec.json_schema() for name, spec in self.fields.items()},
+            "properties": properties,
             "additionalProperties": False,
         }
+        if self.rules:
+            schema["allOf"] = list(self.rules)
         if self.required:
             schema["required"] = sorted(self.required)
         if self.description:
@@ -275,39 +354,25 @@ def json_type(value: object) -> str:
     return "null" if value is None else "string" if isinstance(value, str) else "value"
 
 
-def _check_format(kind: str | None, value: str) -> str:
-    if kind is None:
-        return value
+def _check_format(kind: str, value: str) -> str:
+    pattern = _FORMAT_PATTERNS.get(kind)
+    if pattern is not None and not pattern.match(value):
+        raise Invalid(_FORMAT_MESSAGES[kind])
     if kind == "email":
-        if not _EMAIL.match(value):
-            raise Invalid("must be an email address")
         return value.lower()  # one person, one address: compared without case everywhere
-    if kind == "uri":
-        parts = urlsplit(value)
-        if not parts.scheme or not (parts.netloc or parts.path) or parts.fragment:
-            raise Invalid("must be an absolute URI without a fragment")
-        return value
     if kind == "cidr":
         try:
             return str(ipaddress.ip_network(value, strict=False))
         except ValueError:
             raise Invalid(f"{value!r} is not an IP address or CIDR range") from None
     if kind == "date-time":
-        if not _DATE_TIME.match(value):
-            raise Invalid("must be an RFC 3339 date-time such as 2027-01-31T12:00:00Z")
         try:
-            return rfc3339(datetime.fromisoformat(value.replace("z", "Z")))
-        except ValueError:
-            raise Invalid("must be an RFC 3339 date-time such as 2027-01-31T12:00:00Z") from None
-    if kind == "scope":
-        if not _SCOPE.match(value):
-            raise Invalid(f"{value!r} is not a valid scope")
-        return value
+            return rfc3339(datetime.fromisoformat(value.upper()))
+        except (ValueError, OverflowError):  # OverflowError: out of range once in UTC
+            raise Invalid(_FORMAT_MESSAGES[kind]) from None
     if kind == "hostname":
-        if not re.match(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$", value.lower()):
-            raise Invalid(f"{value!r} is not a domain name")
         return value.lower()
-    raise AssertionError(f"unknown format {kind}")
+    return value
 
 
 def _described(schema: dict[str, Any], description: str, example: object) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import internal
-from api.core import crud, issuers
+from api import internal, openapi
+from api.core import crud, events, issuers
 from api.json import json_response
 from api.oauth import discovery
 from api.problems import (
@@ -95,8 +95,16 @@ def create_app(
 
 
 def routes() -> list[Route]:
+    spec = openapi.render()
+
+    async def openapi_document(request: Request) -> Response:
+        return Response(
+            spec, media_type="application/json", headers={"Cache-Control": "public, max-age=300"}
+        )
+
     return [
         Route("/health", health, methods=["GET"]),
+        Route("/v1/openapi.json", openapi_document, methods=["GET"]),
         Route("/v1/accounts/{account_id}/issuers", issuers.create_issuer, methods=["POST"]),
         Route("/v1/accounts/{account_id}/issuers/{issuer_id}", issuers.get_issuer, methods=["GET"]),
         Route(
@@ -104,10 +112,29 @@ def routes() -> list[Route]:
             discovery.openid_configuration,
             methods=["GET"],
         ),
-        *(Route(op.path, op.handler, methods=[op.method]) for op in crud.OPERATIONS),
+        *_by_path(crud.OPERATIONS),
+        Route(f"{crud.ISSUER_PATH}/events", events.list_events, methods=["GET"]),
         Route("/_internal/v1/directory", internal.directory_snapshot, methods=["GET"]),
         Route("/_internal/v1/issuers", internal.register_issuer, methods=["POST"]),
     ]
+
+
+def _by_path(operations: list[crud.Operation]) -> list[Route]:
+    """One route per path, so a 405 answers with every method the path has in `Allow`."""
+    table: dict[str, dict[str, crud.Handler]] = {}
+    for operation in operations:
+        table.setdefault(operation.path, {})[operation.method] = operation.handler
+    routes = []
+    for path, handlers in table.items():
+
+        async def dispatch(
+            request: Request, handlers: dict[str, crud.Handler] = handlers
+        ) -> Response:
+            method = "GET" if request.method == "HEAD" else request.method
+            return await handlers[method](request)
+
+        routes.append(Route(path, dispatch, methods=list(handlers)))
+    return routes
 
 
 async def health(request: Request) -> Response:

@@ -33,6 +33,16 @@ class Principal:
         if WILDCARD_SCOPE not in self.scopes and scope not in self.scopes:
             raise Forbidden(f"this API key lacks the scope {scope}", extensions={"scope": scope})
 
+    def grantable(self, scopes: list[str]) -> None:
+        """A key may give another key only scopes it holds itself."""
+        if WILDCARD_SCOPE in self.scopes:
+            return
+        beyond = sorted(set(scopes) - set(self.scopes))
+        if beyond:
+            raise Forbidden(
+                f"this API key cannot grant scopes it does not hold: {', '.join(beyond)}"
+            )
+
     def reach(self, organization_id: str | None) -> None:
         """An org key may act only on paths under its own organization."""
         if self.organization_id is not None and organization_id != self.organization_id:

@@ -1,14 +1,13 @@
 """The Core API's conventions, in one place: cursors, ETags, idempotency keys, list queries.
 
-- Lists: `limit` (1-100, default 20), an opaque `cursor`, `next_cursor` in the answer.
+- Lists: `limit` (1-100, default 20), an opaque `cursor`, `next_cursor` in the answer;
+  keyset pagination, so a page never shifts when items are added before or after it.
 - ETags: `"<version>"` of the resource; `If-None-Match` on reads, `If-Match` on writes.
 - `Idempotency-Key` on POST: the same key and request replay the stored response.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 from collections.abc import Iterable
@@ -24,6 +23,8 @@ DEFAULT_LIMIT: Final = 20
 MAX_LIMIT: Final = 100
 _IDEMPOTENCY_KEY: Final = re.compile(r"^[\x21-\x7e]{1,255}$")
 _ETAG: Final = re.compile(r'^(?:W/)?"(\d+)"$')
+ID_CURSOR: Final = re.compile(r"^[a-z]{1,4}_[0-9a-hjkmnp-tv-z]{26}$")
+SEQUENCE_CURSOR: Final = re.compile(r"^[0-9]{1,18}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +38,14 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def encode_cursor(last: str) -> str:
-    return base64.urlsafe_b64encode(f"after:{last}".encode()).decode().rstrip("=")
+def list_query(
+    params: QueryParams, filters: Iterable[str], *, cursor: re.Pattern[str] = ID_CURSOR
+) -> ListQuery:
+    """`limit`, `cursor` and the named filters; every other query parameter is an error.
 
-
-def list_query(params: QueryParams, filters: Iterable[str]) -> ListQuery:
+    A cursor is the position of the last item returned (clients treat it as opaque). Any
+    well-formed cursor is meaningful: the page starts after that position.
+    """
     allowed = {"limit", "cursor", *filters}
     errors: list[FieldError] = [
         {"field": name, "message": "unknown query parameter"}
@@ -57,25 +61,13 @@ def list_query(params: QueryParams, filters: Iterable[str]) -> ListQuery:
             )
         else:
             limit = int(raw_limit)
-    after = None
-    cursor = params.get("cursor")
-    if cursor is not None:
-        after = _decode_cursor(cursor)
-        if after is None:
-            errors.append({"field": "cursor", "message": "is not a cursor this API returned"})
+    after = params.get("cursor")
+    if after is not None and not cursor.match(after):
+        errors.append({"field": "cursor", "message": "is not a cursor this API returned"})
     if errors:
         raise ValidationFailed(errors)
     chosen = {name: params[name] for name in filters if name in params}
     return ListQuery(limit, after, chosen)
-
-
-def _decode_cursor(cursor: str) -> str | None:
-    try:
-        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    prefix, _, last = decoded.partition(":")
-    return last if prefix == "after" and last else None
 
 
 def expected_version(request: Request) -> int | None:

@@ -42,6 +42,7 @@ from runtime.node import Node
 from shards.database import Transaction
 from shards.errors import NotFound, StorageError
 from shards.idempotency import StoredResponse
+from shards.ids import is_id
 from shards.resources import Resource
 from shards.shard import Shard
 
@@ -132,6 +133,8 @@ async def _parent(
     parent: Resource | None = None
     for ancestor in ancestry(kind):
         ancestor_id = request.path_params[f"{ancestor.name}_id"]
+        if not is_id(ancestor_id, ancestor.prefix):
+            raise NotFoundProblem(f"{ancestor.title.lower()} {ancestor_id} not found")
         try:
             found = await ctx.shard.resources.find(tx, ctx.issuer_id, ancestor.name, ancestor_id)
         except NotFound:
@@ -145,6 +148,8 @@ async def _parent(
 async def _item(ctx: Context, kind: Kind, request: Request, tx: Transaction | None) -> Resource:
     parent = await _parent(ctx, kind, request, tx)
     item_id = request.path_params[item_param(kind)]
+    if not is_id(item_id, kind.prefix):
+        raise NotFoundProblem(f"{kind.title.lower()} {item_id} not found")
     try:
         resource = await ctx.shard.resources.find(tx, ctx.issuer_id, kind.name, item_id)
     except NotFound:
@@ -180,6 +185,8 @@ def handlers(kind: Kind) -> list[Operation]:
         key = conventions.idempotency_key(request)
         raw = await read_json_body(request)
         fields = kind.create.validate(parse_json_object(raw))
+        if kind.name == "org_api_key":
+            ctx.principal.grantable(fields.get("scopes") or [])
         scope = f"{ctx.principal.key_id}:{ctx.issuer_id}"
         print_ = conventions.fingerprint("POST", request.url.path, raw)
         try:
@@ -215,6 +222,8 @@ def handlers(kind: Kind) -> list[Operation]:
     async def list_(request: Request) -> Response:
         ctx = await _context(request, kind, write=False)
         query = conventions.list_query(request.query_params, kind.filters)
+        if "email" in query.filters:  # stored lowercased: compared without case
+            query.filters["email"] = query.filters["email"].lower()
         parent = await _parent(ctx, kind, request, None)
         page = await ctx.shard.resources.page(
             ctx.issuer_id,
@@ -230,7 +239,7 @@ def handlers(kind: Kind) -> list[Operation]:
             {
                 "object": "list",
                 "data": [represent(kind, r) for r in page],
-                "next_cursor": conventions.encode_cursor(page[-1].id) if more else None,
+                "next_cursor": page[-1].id if more else None,
             }
         )
 
@@ -244,11 +253,11 @@ def handlers(kind: Kind) -> list[Operation]:
 
     async def update(request: Request) -> Response:
         ctx = await _context(request, kind, write=True)
-        expected = conventions.expected_version(request)
         fields = kind.update.validate(parse_json_object(await read_json_body(request)))
         try:
             async with ctx.shard.database.transaction() as tx:
                 resource = await _item(ctx, kind, request, tx)
+                expected = conventions.expected_version(request)
                 updated = await ctx.graph.update(
                     tx,
                     kind,
@@ -265,10 +274,10 @@ def handlers(kind: Kind) -> list[Operation]:
 
     async def delete(request: Request) -> Response:
         ctx = await _context(request, kind, write=True)
-        expected = conventions.expected_version(request)
         try:
             async with ctx.shard.database.transaction() as tx:
                 resource = await _item(ctx, kind, request, tx)
+                expected = conventions.expected_version(request)
                 await ctx.graph.delete(
                     tx, kind, resource, expected_version=expected, actor=ctx.principal.key_id
                 )

@@ -38,7 +38,10 @@ CIDRS: Final = List(
 NAME: Final = String("A display name.", max_length=200, example="Acme")
 EXPIRES_AT: Final = String("When it stops working (RFC 3339).", max_length=40, format="date-time")
 MEMBER_ID: Final = String(
-    "The user (`usr_`) or agent (`agt_`) that is a member.", max_length=40, example="usr_01"
+    "The user (`usr_`) or agent (`agt_`) that is a member.",
+    max_length=40,
+    format="member-id",
+    example="usr_01jd8k2v6m4q9x7c3n5b8r2t0w",
 )
 
 
@@ -86,7 +89,9 @@ USER: Final = Kind(
             ),
             "email_verified": Boolean("Whether the email address is verified."),
             "name": NAME,
-            "phone": String("E.164 phone number.", max_length=32, example="+4930123456"),
+            "phone": String(
+                "E.164 phone number.", max_length=16, format="e164", example="+4930123456"
+            ),
             "metadata": Metadata(),
             "status": String("active, or blocked from signing in.", enum=("active", "blocked")),
         },
@@ -113,7 +118,7 @@ ORGANIZATION: Final = Kind(
             ),
             "contact_name": String("Who to contact.", max_length=200),
             "contact_email": String("Contact email.", max_length=254, format="email"),
-            "contact_phone": String("Contact phone, E.164.", max_length=32),
+            "contact_phone": String("Contact phone, E.164.", max_length=16, format="e164"),
             "custom_fields": Metadata("Fields your product defines for organizations."),
             "metadata": Metadata(),
             "member_limit": Integer(
@@ -261,7 +266,7 @@ CLIENT: Final = Kind(
                 enum=("m2m", "web", "spa", "native"),
             ),
             "redirect_uris": List(
-                String("Compared exactly.", max_length=2000, format="uri"),
+                String("Compared exactly.", max_length=2000, format="redirect-uri"),
                 "Where authorization responses may be sent.",
                 max_items=20,
                 example=["https://app.example.com/callback"],
@@ -277,6 +282,34 @@ CLIENT: Final = Kind(
             "metadata": Metadata(),
         },
         required=frozenset({"name", "type"}),
+        rules=(
+            {
+                "if": {"properties": {"type": {"const": "m2m"}}, "required": ["type"]},
+                "then": {
+                    "properties": {
+                        "redirect_uris": {"anyOf": [{"maxItems": 0}, {"type": "null"}]},
+                        "grant_types": {
+                            "anyOf": [
+                                {"items": {"const": "client_credentials"}},
+                                {"type": "null"},
+                            ]
+                        },
+                    }
+                },
+                "else": {
+                    "required": ["redirect_uris"],
+                    "properties": {
+                        "redirect_uris": {"type": "array", "minItems": 1},
+                        "grant_types": {
+                            "anyOf": [
+                                {"items": {"not": {"const": "client_credentials"}}},
+                                {"type": "null"},
+                            ]
+                        },
+                    },
+                },
+            },
+        ),
     ),
     immutable=frozenset({"type"}),
     defaults={
@@ -320,10 +353,30 @@ _VERIFIER_SCHEMA: Final = Schema(
             "secret (shown once) or public_key (private_key_jwt).", enum=("secret", "public_key")
         ),
         "name": NAME,
-        "jwks_uri": String("Where the public keys are published.", max_length=2000, format="uri"),
+        "jwks_uri": String(
+            "Where the public keys are published.", max_length=2000, format="https-uri"
+        ),
         "jwk": Jwk(),
     },
     required=frozenset({"type"}),
+    rules=(
+        {
+            "if": {"properties": {"type": {"const": "secret"}}, "required": ["type"]},
+            "then": {"properties": {"jwk": {"type": "null"}, "jwks_uri": {"type": "null"}}},
+            "else": {
+                "oneOf": [
+                    {
+                        "required": ["jwk"],
+                        "properties": {"jwk": {"type": "object"}, "jwks_uri": {"type": "null"}},
+                    },
+                    {
+                        "required": ["jwks_uri"],
+                        "properties": {"jwks_uri": {"type": "string"}, "jwk": {"type": "null"}},
+                    },
+                ]
+            },
+        },
+    ),
 )
 
 AGENT_VERIFIER: Final = Kind(

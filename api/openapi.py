@@ -12,6 +12,7 @@ from typing import Any, Final
 import orjson
 
 from api.core import crud
+from api.core.conventions import ETAG_PATTERN, ID_CURSOR, SEQUENCE_CURSOR
 from api.core.crud import Operation
 from api.core.issuers import CREATE_ISSUER
 from api.core.kinds import KINDS, Kind
@@ -57,6 +58,8 @@ def document() -> dict[str, Any]:
         if kind.updatable:
             schemas[kind.update.name] = kind.update.json_schema()
         schemas[ident] = _representation(kind)
+        if kind.secret or kind.name == "verifier":
+            schemas[f"{ident}Created"] = _with_secret(schemas[ident])
         schemas[f"{ident}List"] = _list_of({"$ref": f"#/components/schemas/{ident}"})
     schemas[CREATE_ISSUER.name] = CREATE_ISSUER.json_schema()
     schemas["Issuer"] = _issuer_schema()
@@ -111,9 +114,9 @@ def _kind_operation(operation: Operation, kind: Kind) -> dict[str, Any]:
         created = {**sample}
         if kind.secret or kind.name == "verifier":
             created["secret"] = f"{kind.prefix}_{SAMPLE_BODY}.s3cr3t-shown-once"
-        description["responses"] = {
-            "201": _json("Created.", {"allOf": [ref, _secret_schema()]}, created, etag=True)
-        }
+        shown = kind.secret or kind.name == "verifier"
+        schema = {"$ref": f"#/components/schemas/{ident}Created"} if shown else ref
+        description["responses"] = {"201": _json("Created.", schema, created, etag=True)}
         errors += ["400", "409", "413", "415", "422"]
     elif operation.action == "list":
         parameters += _list_parameters(kind.filters)
@@ -129,12 +132,13 @@ def _kind_operation(operation: Operation, kind: Kind) -> dict[str, Any]:
             "304": {"description": "Not modified."},
         }
     elif operation.action == "update":
-        parameters.append(_conditional("If-Match", "Refuse with 412 unless this ETag is current."))
+        parameters.append(_if_match())
         description["requestBody"] = _body(kind.update)
         description["responses"] = {"200": _json("Updated.", ref, sample, etag=True)}
         errors += ["400", "409", "412", "413", "415", "422"]
     else:
-        parameters.append(_conditional("If-Match", "Refuse with 412 unless this ETag is current."))
+        errors += ["400"]
+        parameters.append(_if_match())
         description["responses"] = {"204": {"description": "Deleted, with what depends on it."}}
         errors.append("412")
     for status in sorted(set(errors)):
@@ -188,7 +192,7 @@ def _other_operations() -> list[tuple[str, str, dict[str, Any]]]:
                 "responses": {
                     "201": _json("Created.", issuer_ref, issuer_sample),
                     **problems,
-                    **{s: _problem_response(s) for s in ("400", "413", "415", "422")},
+                    **{s: _problem_response(s) for s in ("400", "409", "413", "415", "422")},
                 },
             },
         ),
@@ -214,7 +218,7 @@ def _other_operations() -> list[tuple[str, str, dict[str, Any]]]:
                 "tags": ["Events"],
                 "parameters": [
                     *_path_parameters(crud.ISSUER_PATH),
-                    *_list_parameters(("type", "subject")),
+                    *_list_parameters(("type", "subject"), SEQUENCE_CURSOR.pattern),
                 ],
                 "responses": {
                     "200": _json(
@@ -252,7 +256,9 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     return parameters
 
 
-def _list_parameters(filters: tuple[str, ...]) -> list[dict[str, Any]]:
+def _list_parameters(
+    filters: tuple[str, ...], cursor_pattern: str = ID_CURSOR.pattern
+) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
         {
             "name": "limit",
@@ -264,8 +270,8 @@ def _list_parameters(filters: tuple[str, ...]) -> list[dict[str, Any]]:
             "name": "cursor",
             "in": "query",
             "required": False,
-            "description": "The `next_cursor` of the previous page.",
-            "schema": {"type": "string", "maxLength": 200},
+            "description": "The `next_cursor` of the previous page (opaque).",
+            "schema": {"type": "string", "pattern": cursor_pattern},
         },
     ]
     for name in filters:
@@ -282,6 +288,16 @@ def _conditional(name: str, description: str) -> dict[str, Any]:
         "required": False,
         "description": description,
         "schema": {"type": "string"},
+    }
+
+
+def _if_match() -> dict[str, Any]:
+    return {
+        "name": "If-Match",
+        "in": "header",
+        "required": False,
+        "description": "Refuse with 412 unless this ETag is current (`*`: any version).",
+        "schema": {"type": "string", "pattern": rf"^(\*|{ETAG_PATTERN[1:-1]})$"},
     }
 
 
@@ -346,7 +362,8 @@ def _representation(kind: Kind) -> dict[str, Any]:
         present.add(kind.parent_param)
     for name, field in kind.create.fields.items():
         schema = field.json_schema()
-        properties[name] = schema if name in present else {"anyOf": [schema, {"type": "null"}]}
+        nullable = name not in present or kind.defaults.get(name, "") is None
+        properties[name] = {"anyOf": [schema, {"type": "null"}]} if nullable else schema
     for name, schema in READ_ONLY_EXTRAS.get(kind.name, {}).items():
         properties[name] = schema
         present.add(name)
@@ -374,11 +391,13 @@ def _example(kind: Kind) -> dict[str, Any]:
     return sample
 
 
-def _secret_schema() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {"secret": {"type": "string", "description": "Shown once: store it now."}},
+def _with_secret(representation: dict[str, Any]) -> dict[str, Any]:
+    """The representation at creation: the only time the secret is in it."""
+    secret = {
+        "anyOf": [{"type": "string"}, {"type": "null"}],
+        "description": "Shown once, at creation: store it now. (Null for a public key.)",
     }
+    return {**representation, "properties": {**representation["properties"], "secret": secret}}
 
 
 def _list_of(item: dict[str, Any]) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
     Problem                        any error the Core API answers with
     ├── MalformedJson          400 the body is not JSON
+    ├── InvalidHeader          400 a header this API reads is malformed (If-Match, ...)
     ├── Unauthenticated        401 no API key, or one that is not valid
     ├── Forbidden              403 the key may not do this (account, scope, address)
     ├── NotFoundProblem        404 no such resource, or not visible to this key
     ├── MethodNotAllowed       405
     ├── ConflictProblem        409 a uniqueness rule: that email, that member, already there
     ├── LimitReachedProblem    409 the organization's member limit
+    ├── NoShardProblem         409 no active shard in the regions the issuer may live in
     ├── PreconditionFailed     412 `If-Match` names a version that is no longer current
     ├── PayloadTooLarge        413
     ├── UnsupportedMediaType   415 the body is not `application/json`
@@ -72,6 +74,10 @@ class MalformedJson(Problem):
     status, slug, title = 400, "malformed-json", "Malformed JSON"
 
 
+class InvalidHeader(Problem):
+    status, slug, title = 400, "invalid-header", "Invalid header"
+
+
 class Unauthenticated(Problem):
     status, slug, title = 401, "unauthenticated", "Unauthenticated"
 
@@ -93,6 +99,10 @@ class MethodNotAllowed(Problem):
 
 class ConflictProblem(Problem):
     status, slug, title = 409, "conflict", "Conflict"
+
+
+class NoShardProblem(Problem):
+    status, slug, title = 409, "no-shard-available", "No shard available"
 
 
 class LimitReachedProblem(Problem):

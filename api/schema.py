@@ -27,23 +27,28 @@ METADATA_MAX_VALUE_LENGTH: Final = 500
 # what the schema admits and what the API accepts are the same set.
 _FORMAT_PATTERNS: Final = {
     "email": re.compile(
-        r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}$"
+        r"^[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+        r"[A-Za-z]{2,63}$"
     ),
-    "uri": re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^#\s]+$"),
-    "https-uri": re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^#\s]*)?$"),
+    "uri": re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[\x21\x22\x24-\x7e]+$"),
+    "https-uri": re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[\x21\x22\x24-\x7e]*)?$"),
     "redirect-uri": re.compile(
-        r"^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^#\s]*)?"
-        r"|http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?(/[^#\s]*)?"
-        r"|[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:/[^#\s]*)$"
+        r"^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[\x21\x22\x24-\x7e]*)?"
+        r"|http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?(/[\x21\x22\x24-\x7e]*)?"
+        r"|[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:/[\x21\x22\x24-\x7e]*)$"
     ),
     "scope": re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$"),  # RFC 6749 §3.3 scope-token
-    "hostname": re.compile(r"^([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$"),
+    "hostname": re.compile(r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"),
     "e164": re.compile(r"^\+[1-9][0-9]{6,14}$"),
     "date-time": re.compile(
         r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
     ),
     "member-id": re.compile(r"^(usr|agt)_[0-9a-hjkmnp-tv-z]{26}$"),
 }
+# Explicit classes only: `\s` means different things to Python and to JSON Schema (ECMA-262).
+_NOT_BLANK: Final = re.compile(
+    "[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
 _OCTET: Final = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4: Final = rf"{_OCTET}(\.{_OCTET}){{3}}"
 _FORMAT_MESSAGES: Final = {
@@ -61,7 +66,6 @@ _FORMAT_MESSAGES: Final = {
 FORMAT_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     **{name: {"pattern": pattern.pattern} for name, pattern in _FORMAT_PATTERNS.items()},
     "date-time": {"format": "date-time"},  # a real calendar date, which no pattern can say
-    "email": {"format": "email", "pattern": _FORMAT_PATTERNS["email"].pattern},
     "cidr": {"anyOf": [{"pattern": rf"^{_IPV4}(/(3[0-2]|[12]?[0-9]))?$"}, {"format": "ipv6"}]},
 }
 
@@ -105,7 +109,7 @@ class String:
         if len(value) > self.max_length:
             raise Invalid(f"must be at most {self.max_length} characters")
         if self.format is None:
-            if not value.strip():
+            if not _NOT_BLANK.search(value):
                 raise Invalid("must not be blank")
             return value
         return _check_format(self.format, value)
@@ -116,7 +120,9 @@ class String:
             schema["enum"] = list(self.enum)
         else:
             schema |= {"minLength": self.min_length, "maxLength": self.max_length}
-            schema |= FORMAT_SCHEMAS[self.format] if self.format else {"pattern": r"\S"}
+            schema |= (
+                FORMAT_SCHEMAS[self.format] if self.format else {"pattern": _NOT_BLANK.pattern}
+            )
         return _described(schema, self.description, self.example)
 
 
@@ -128,6 +134,8 @@ class Integer:
     example: int | None = None
 
     def check(self, value: object) -> Any:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON has one number type: 3.0 is the integer 3
         if isinstance(value, bool) or not isinstance(value, int):
             raise Invalid(f"must be an integer, got {json_type(value)}")
         if not self.minimum <= value <= self.maximum:
@@ -239,7 +247,7 @@ class Jwk:
             raise Invalid(f"must be an object, got {json_type(value)}")
         if len(value) > MAX_JWK_MEMBERS:
             raise Invalid(f"must have at most {MAX_JWK_MEMBERS} members")
-        if value.get("kty") not in PUBLIC_KEY_TYPES:
+        if not isinstance(value.get("kty"), str) or value["kty"] not in PUBLIC_KEY_TYPES:
             raise Invalid("must have kty EC, RSA or OKP")
         if PRIVATE_JWK_MEMBERS & set(value):
             raise Invalid("must be a public key: it has private key members")
@@ -362,7 +370,8 @@ def _check_format(kind: str, value: str) -> str:
         return value.lower()  # one person, one address: compared without case everywhere
     if kind == "cidr":
         try:
-            return str(ipaddress.ip_network(value, strict=False))
+            ipaddress.ip_network(value, strict=False)
+            return value
         except ValueError:
             raise Invalid(f"{value!r} is not an IP address or CIDR range") from None
     if kind == "date-time":

@@ -17,12 +17,13 @@ from typing import Final
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
-from api.problems import FieldError, PreconditionFailed, ValidationFailed
+from api.problems import FieldError, InvalidHeader, ValidationFailed
 
 DEFAULT_LIMIT: Final = 20
 MAX_LIMIT: Final = 100
 _IDEMPOTENCY_KEY: Final = re.compile(r"^[\x21-\x7e]{1,255}$")
-_ETAG: Final = re.compile(r'^(?:W/)?"(\d+)"$')
+ETAG_PATTERN: Final = r'^(?:W/)?"([0-9]{1,18})"$'
+_ETAG: Final = re.compile(ETAG_PATTERN)
 ID_CURSOR: Final = re.compile(r"^[a-z]{1,4}_[0-9a-hjkmnp-tv-z]{26}$")
 SEQUENCE_CURSOR: Final = re.compile(r"^[0-9]{1,18}$")
 
@@ -73,11 +74,11 @@ def list_query(
 def expected_version(request: Request) -> int | None:
     """The version `If-Match` requires, None without one; 412 for one that is not ours."""
     header = request.headers.get("if-match")
-    if header is None or header.strip() == "*":
+    if header is None or header.strip() in ("", "*"):
         return None
     match = _ETAG.match(header.strip())
     if match is None:
-        raise PreconditionFailed(f"If-Match {header!r} is not an ETag this API returned")
+        raise InvalidHeader(f'If-Match must be "*" or an ETag this API returned, got {header!r}')
     return int(match.group(1))
 
 

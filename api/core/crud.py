@@ -258,7 +258,7 @@ def handlers(kind: Kind) -> list[Operation]:
             async with ctx.shard.database.transaction() as tx:
                 resource = await _item(ctx, kind, request, tx)
                 expected = conventions.expected_version(request)
-                updated = await ctx.graph.update(
+                updated = await ctx.graph.update_checked(
                     tx,
                     kind,
                     resource,

@@ -179,6 +179,28 @@ class Graph:
             await self._emit_named(tx, STATUS_EVENTS[(kind.name, new)], updated, actor)
         return updated
 
+    async def update_checked(
+        self,
+        tx: Transaction,
+        kind: Kind,
+        resource: Resource,
+        fields: Mapping[str, Any],
+        *,
+        expected_version: int | None,
+        actor: str,
+    ) -> Resource:
+        """`update`, where a rule across fields is a conflict with the stored resource (its
+        type, say), since the body alone was valid."""
+        try:
+            return await self.update(
+                tx, kind, resource, fields, expected_version=expected_version, actor=actor
+            )
+        except Unacceptable as exc:
+            raise Taken(
+                f"{exc.field} {exc.message} (the {kind.name.replace('_', ' ')} is "
+                f"{resource.data.get('type', 'as stored')})"
+            ) from exc
+
     async def delete(
         self,
         tx: Transaction,
@@ -259,7 +281,7 @@ class Graph:
             tx=tx,
         )
         if not memberships:
-            raise Unacceptable("member_id", "must be a member of the group's organization first")
+            raise Taken(f"{member_id} must be a member of the group's organization first")
 
     async def _emit(
         self,

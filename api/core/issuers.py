@@ -19,6 +19,7 @@ from api.auth import authenticate, authorize
 from api.body import read_json_object
 from api.json import json_response
 from api.problems import (
+    NoShardProblem,
     NotFoundProblem,
     OutOfJurisdictionProblem,
     ServiceUnavailable,
@@ -26,7 +27,7 @@ from api.problems import (
 )
 from api.schema import Schema, String
 from ops.placement import NoShardAvailable, OutOfJurisdiction, choose_home_region, choose_shard
-from regions import RegionError, jurisdiction, region
+from regions import JURISDICTIONS, REGIONS, RegionError, jurisdiction, region, regions_in
 from runtime.node import Node, PeerError
 from runtime.routing import ensure_region
 from shards.errors import StorageError
@@ -41,17 +42,33 @@ CREATE_ISSUER: Final = Schema(
     {
         "name": String("A name for your own reference.", max_length=200, example="Acme EU"),
         "jurisdiction": String(
-            "Where the issuer's data lives, for good: eu, uk, us, ca, br, za, sg, jp, au, in.",
-            max_length=8,
+            "Where the issuer's data lives, for good.",
+            enum=tuple(sorted(JURISDICTIONS)),
             example="eu",
         ),
         "home_region": String(
             "A region of the jurisdiction; by default the one nearest to the caller.",
-            max_length=8,
+            enum=tuple(sorted(REGIONS)),
             example="fra",
         ),
     },
     required=frozenset({"name", "jurisdiction"}),
+    rules=tuple(
+        {
+            "if": {"properties": {"jurisdiction": {"const": code}}, "required": ["jurisdiction"]},
+            "then": {
+                "properties": {
+                    "home_region": {
+                        "anyOf": [
+                            {"enum": [r.code for r in regions_in(code)]},
+                            {"type": "null"},
+                        ]
+                    }
+                }
+            },
+        }
+        for code in sorted(JURISDICTIONS)
+    ),
 )
 
 
@@ -81,7 +98,7 @@ async def create_issuer(request: Request) -> Response:
             str(exc), extensions={"jurisdiction": exc.jurisdiction, "allowed_regions": exc.allowed}
         ) from exc
     except NoShardAvailable as exc:
-        raise ServiceUnavailable(str(exc)) from exc
+        raise NoShardProblem(str(exc), extensions={"jurisdiction": exc.jurisdiction}) from exc
     ensure_region(home, node.region)
 
     shard_record = choose_shard(node.replica.snapshot, home)

@@ -334,10 +334,13 @@ async def test_a_group_takes_members_of_its_organization_once(issuer: Issuer) ->
     group = await issuer.create(f"/organizations/{org['id']}/groups", {"name": "Admins"})
     path = f"/organizations/{org['id']}/groups/{group['id']}/members"
     response = await issuer.post(path, {"member_id": ada["id"]})
-    assert response.status_code == 422
-    assert response.json() == invalid(
-        ("member_id", "must be a member of the group's organization first")
-    )
+    assert response.status_code == 409
+    assert response.json() == {
+        "type": "https://authpi.dev/problems/conflict",
+        "title": "Conflict",
+        "status": 409,
+        "detail": f"{ada['id']} must be a member of the group's organization first",
+    }
     await issuer.member(org["id"], ada["id"])
     await issuer.create(path, {"member_id": ada["id"]})
     response = await issuer.post(path, {"member_id": ada["id"]})

@@ -347,11 +347,13 @@ async def test_a_delete_with_a_stale_if_match_is_a_412_and_keeps_it(
     assert response.status_code == 204
 
 
-async def test_an_if_match_that_is_no_etag_of_ours_is_a_412(issuer: Issuer) -> None:
+async def test_an_if_match_that_is_no_etag_of_ours_is_a_400(issuer: Issuer) -> None:
     user = await issuer.user("ada@example.com")
     response = await issuer.patch(f"/users/{user['id']}", {}, headers={"If-Match": "v1"})
-    assert response.status_code == 412
-    assert response.json()["detail"] == "If-Match 'v1' is not an ETag this API returned"
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "If-Match must be \"*\" or an ETag this API returned, got 'v1'"
+    )
 
 
 # whole representations

@@ -4,7 +4,8 @@ A real node on loopback, a real account key; the run is bounded by examples per 
 `412 Precondition Failed` is an expected answer to a valid request (a stale ETag cannot be
 described in a schema); nothing else is excused.
 
-Opt-in while the remaining findings are fixed: `AUTHPI_SCHEMATHESIS=1 pytest tests/e2e/test_schemathesis.py`.
+Opt-in while the remaining findings are fixed:
+`AUTHPI_SCHEMATHESIS=1 pytest tests/e2e/test_schemathesis.py`.
 """
 
 from __future__ import annotations

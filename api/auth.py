@@ -33,7 +33,18 @@ async def authenticate(
     key = replica.snapshot.api_keys.get(key_id)
     if key is None and await replica.refresh_on_miss():
         key = replica.snapshot.api_keys.get(key_id)
-    if key is None or not matches(secret, key.digest):
+    if key is None:
+        raise Unauthenticated(INVALID_KEY)
+    check_account_key(key, secret, replica, now=now, client_ip=client_ip)
+    return key
+
+
+def check_account_key(
+    key: ApiKey, secret: str, replica: DirectoryReplica, *, now: datetime, client_ip: str | None
+) -> None:
+    """The secret matches, and the key is active, unexpired, of an active account and used
+    from an allowed address."""
+    if not matches(secret, key.digest):
         raise Unauthenticated(INVALID_KEY)
     if key.status != "active":
         raise Unauthenticated("the API key has been revoked")
@@ -43,7 +54,6 @@ async def authenticate(
         raise Forbidden("the account of this API key is disabled")
     if key.ip_allowlist and not allowed(client_ip, key.ip_allowlist):
         raise Forbidden(f"requests from {client_ip or 'an unknown address'} are not allowed")
-    return key
 
 
 def authorize(key: ApiKey, account_id: str, scope: str) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from api.auth import INVALID_KEY, WILDCARD_SCOPE, allowed, credentials
+from api.auth import INVALID_KEY, WILDCARD_SCOPE, allowed, check_account_key, credentials
 from api.problems import Forbidden, NotFoundProblem, Unauthenticated
 from runtime.node import Node
 from runtime.routing import ensure_region
@@ -67,15 +67,9 @@ async def issuer_principal(
         if key_id not in node.replica.snapshot.api_keys:
             raise Unauthenticated(INVALID_KEY)
     key = node.replica.snapshot.api_keys[key_id]
-    if not matches(secret, key.digest):
-        raise Unauthenticated(INVALID_KEY)
-    if key.status != "active":
-        raise Unauthenticated("the API key has been revoked")
-    if key.expires_at is not None and key.expires_at <= rfc3339(node.clock.now()):
-        raise Unauthenticated("the API key has expired")
-    if node.replica.snapshot.accounts.get(key.account_id) != "active":
-        raise Forbidden("the account of this API key is disabled")
-    _check_address(node, request, key.ip_allowlist)
+    check_account_key(
+        key, secret, node.replica, now=node.clock.now(), client_ip=node.client_ip(request)
+    )
     if key.account_id != account_id:
         raise Forbidden(f"this API key cannot act on account {account_id}")
     if placement is None or placement.account_id != account_id:

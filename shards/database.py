@@ -71,17 +71,14 @@ class Transaction:
             raise map_sqlite_error(exc) from exc
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        try:
-            async with self._connection.execute(sql, params) as cursor:
-                row: Row | None = await cursor.fetchone()
-                return row
-        except sqlite3.Error as exc:
-            raise map_sqlite_error(exc) from exc
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        # One hand-off to the connection's thread (execute, fetch and close in one call):
+        # the hand-offs, not SQLite, are most of a small query's cost.
         try:
-            async with self._connection.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+            return list(await self._connection.execute_fetchall(sql, params))
         except sqlite3.Error as exc:
             raise map_sqlite_error(exc) from exc
 

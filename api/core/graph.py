@@ -93,12 +93,6 @@ class Created:
         return f"{self.resource.id}.{self.secret}"
 
 
-def event_name(kind: Kind) -> str:
-    if kind.name == "verifier":
-        return f"{kind.parent}.verifier"
-    return {"group_member": "group.member", "org_api_key": "api_key"}.get(kind.name, kind.name)
-
-
 class Graph:
     def __init__(self, store: ResourceStore, outbox: Outbox, clock: Clock) -> None:
         self.store = store
@@ -214,7 +208,7 @@ class Graph:
             raise Stale(resource.id, resource.version)
         for dependant in await self._dependants(tx, kind, resource):
             await self.store.delete(tx, dependant)
-            await self._emit_named(tx, f"{_kind_event(dependant)}.deleted", dependant, actor)
+            await self._emit_named(tx, f"{event_prefix(dependant)}.deleted", dependant, actor)
         await self.store.delete(tx, resource)
         await self._emit(tx, kind, "deleted", resource, actor)
 
@@ -293,7 +287,9 @@ class Graph:
         *,
         changed: list[str] | None = None,
     ) -> None:
-        await self._emit_named(tx, f"{event_name(kind)}.{verb}", resource, actor, changed=changed)
+        await self._emit_named(
+            tx, f"{event_prefix(resource)}.{verb}", resource, actor, changed=changed
+        )
 
     async def _emit_named(
         self,
@@ -314,7 +310,8 @@ class Graph:
         )
 
 
-def _kind_event(resource: Resource) -> str:
+def event_prefix(resource: Resource) -> str:
+    """`agent.verifier`, `group.member`, `api_key`, or the kind itself."""
     if resource.kind == "verifier":
         return {"agt": "agent", "c": "client"}[str(resource.parent_id).split("_")[0]] + ".verifier"
     return {"group_member": "group.member", "org_api_key": "api_key"}.get(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
 
 from shards.clock import Clock, rfc3339
 from shards.database import Database, Row
@@ -19,6 +23,9 @@ class IssuerConfig:
     home_region: str
     created_at: str
     updated_at: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    status: str = "active"
+    version: int = 1
 
     @classmethod
     def from_row(cls, row: Row) -> IssuerConfig:
@@ -30,7 +37,26 @@ class IssuerConfig:
             row["home_region"],
             row["created_at"],
             row["updated_at"],
+            {**DEFAULT_SETTINGS, **orjson.loads(row["settings"])},
+            row["status"],
+            row["version"],
         )
+
+    def setting(self, name: str) -> Any:
+        return self.settings.get(name, DEFAULT_SETTINGS[name])
+
+
+# What an issuer starts with; the stored `settings` document holds only what was changed.
+DEFAULT_SETTINGS: Final[Mapping[str, Any]] = {
+    "access_token_lifetime": 3600,  # seconds; a client may ask for less, never more
+    "id_token_lifetime": 3600,
+    "refresh_token_lifetime": 30 * 86_400,
+    "agent_token_lifetime_max": 900,  # caps every agent's own token_lifetime
+    "access_token_signing_alg": "ES256",
+    "id_token_signing_alg": "RS256",  # OpenID Connect Core 1.0 §15.1: RS256 must be supported
+    "default_audience": None,  # `aud` of tokens requested without `resource`; the issuer URL
+}
+SIGNING_ALGS: Final = ("ES256", "RS256", "EdDSA")
 
 
 class IssuerStore:
@@ -50,7 +76,9 @@ class IssuerStore:
         actor: str = SYSTEM_ACTOR,
     ) -> IssuerConfig:
         now = rfc3339(self._clock.now())
-        issuer = IssuerConfig(issuer_id, account_id, name, jurisdiction, home_region, now, now)
+        issuer = IssuerConfig(
+            issuer_id, account_id, name, jurisdiction, home_region, now, now, DEFAULT_SETTINGS
+        )
         async with self._database.transaction() as tx:
             await tx.execute(
                 "INSERT INTO issuers (id, account_id, name, jurisdiction, home_region,"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from shards import outbox, resources
+from shards import edge, outbox, resources
 from shards.migrations import Migration
 
 _REPLICATED: Final = ("accounts", "api_keys", "shards", "issuers")
@@ -109,4 +109,5 @@ SHARD: Final = (
         ),
     ),
     Migration(2, "resources of the identity graph, idempotency keys", resources.SCHEMA),
+    Migration(3, "issuer settings and status, signing keys, edge versions", edge.SCHEMA),
 )

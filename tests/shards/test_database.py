@@ -22,6 +22,12 @@ async def shard_db(tmp_path: Path) -> AsyncIterator[Database]:
     await database.close()
 
 
+INSERT_ISSUER = (
+    "INSERT INTO issuers (id, account_id, name, jurisdiction, home_region, created_at,"
+    " updated_at) VALUES ('i_1', 'acct_1', 'n', 'eu', 'fra', 't', 't')"
+)
+
+
 async def test_a_shard_opens_in_wal_mode_with_foreign_keys_and_its_migrations(
     tmp_path: Path,
 ) -> None:
@@ -32,6 +38,7 @@ async def test_a_shard_opens_in_wal_mode_with_foreign_keys_and_its_migrations(
     assert connection.execute("SELECT version, name FROM schema_migrations").fetchall() == [
         (1, "issuer configuration, outbox"),
         (2, "resources of the identity graph, idempotency keys"),
+        (3, "issuer settings and status, signing keys, edge versions"),
     ]
 
 
@@ -71,9 +78,7 @@ async def test_a_failed_transaction_leaves_neither_its_change_nor_its_event(
     outbox = Outbox(database, clock)
     with pytest.raises(RuntimeError, match="boom"):
         async with database.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO issuers VALUES ('i_1', 'acct_1', 'n', 'eu', 'fra', 't', 't')"
-            )
+            await tx.execute(INSERT_ISSUER)
             await outbox.record(tx, "issuer.created", "i_1", {"id": "i_1"})
             raise RuntimeError("boom")
     assert await database.fetch_all("SELECT * FROM issuers") == []
@@ -86,7 +91,7 @@ async def test_a_committed_transaction_keeps_its_change_and_its_event(
     database = shard_db
     outbox = Outbox(database, clock)
     async with database.transaction() as tx:
-        await tx.execute("INSERT INTO issuers VALUES ('i_1', 'acct_1', 'n', 'eu', 'fra', 't', 't')")
+        await tx.execute(INSERT_ISSUER)
         event = await outbox.record(
             tx, "issuer.created", "i_1", {"id": "i_1"}, actor="key_x", issuer_id="i_1"
         )
@@ -101,19 +106,17 @@ async def test_a_constraint_violation_is_a_conflict_and_rolls_back(
     database = shard_db
     outbox = Outbox(database, clock)
     async with database.transaction() as tx:
-        await tx.execute("INSERT INTO issuers VALUES ('i_1', 'acct_1', 'n', 'eu', 'fra', 't', 't')")
+        await tx.execute(INSERT_ISSUER)
     with pytest.raises(Conflict, match="UNIQUE"):
         async with database.transaction() as tx:
             await outbox.record(tx, "issuer.created", "i_1", {})
-            await tx.execute(
-                "INSERT INTO issuers VALUES ('i_1', 'acct_1', 'n', 'eu', 'fra', 't', 't')"
-            )
+            await tx.execute(INSERT_ISSUER)
     assert await outbox.list() == []
 
 
 async def test_readers_see_only_committed_state(shard_db: Database) -> None:
     database = shard_db
     async with database.transaction() as tx:
-        await tx.execute("INSERT INTO issuers VALUES ('i_1', 'acct_1', 'n', 'eu', 'fra', 't', 't')")
+        await tx.execute(INSERT_ISSUER)
         assert await database.fetch_all("SELECT id FROM issuers") == []
     assert [row[0] for row in await database.fetch_all("SELECT id FROM issuers")] == ["i_1"]

@@ -19,6 +19,7 @@ from api.core.kinds import USER
 from shards.clock import SystemClock
 from shards.directory import Directory
 from shards.ids import new_id
+from shards.keys import Sealer, local_key
 from shards.records import ShardRecord
 from shards.shard import Shard
 
@@ -38,7 +39,8 @@ class Install:
     issuers: Mapping[str, str]  # issuer id by role
 
     async def open(self, shard: str) -> Shard:
-        return await Shard.open(self.data_dir, self.shards[shard], SystemClock())
+        sealer = Sealer(local_key(self.data_dir))
+        return await Shard.open(self.data_dir, self.shards[shard], SystemClock(), sealer)
 
     def file(self, shard: str) -> Path:
         return self.data_dir / self.shards[shard].file
@@ -68,7 +70,7 @@ async def prepare(data_dir: Path, placement: Mapping[str, str]) -> Install:
         key = await directory.create_api_key(account.id, KEY_NAME, ["*"], actor="bench")
         issuers: dict[str, str] = {}
         for shard_role, record in records.items():
-            shard = await Shard.open(data_dir, record, clock)
+            shard = await Shard.open(data_dir, record, clock, Sealer(local_key(data_dir)))
             try:
                 for issuer_role in (r for r, s in placement.items() if s == shard_role):
                     issuer_id = new_id("i")

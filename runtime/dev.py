@@ -16,8 +16,10 @@ from typing import Final
 
 from regions import region
 from runtime.processes import GranianProcess, free_port
+from runtime.settings import encode_key
 from shards.clock import SystemClock
 from shards.directory import Directory
+from shards.keys import local_key
 from shards.records import IssuedApiKey
 
 DEFAULT_REGIONS: Final = ("fra", "iad")
@@ -69,6 +71,7 @@ class Mesh:
     def start(self, base_env: Mapping[str, str]) -> None:
         ports = {code: free_port() for code in self.regions}
         secret = secrets.token_urlsafe(32)
+        kek = encode_key(local_key(self.data_root))  # kept with the data, as the keys it seals
         peers = ",".join(f"{code}=http://127.0.0.1:{port}" for code, port in ports.items())
         for code in self.regions:
             self.nodes[code] = GranianProcess(
@@ -83,6 +86,7 @@ class Mesh:
                     "AUTHPI_PUBLIC_URL": self.url,
                     "AUTHPI_PEERS": peers,
                     "AUTHPI_MESH_SECRET": secret,
+                    "AUTHPI_KEY_ENCRYPTION_KEY": kek,
                     "AUTHPI_DIRECTORY_REFRESH_SECONDS": str(self.refresh_seconds),
                 },
             )

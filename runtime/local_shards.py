@@ -7,13 +7,15 @@ from pathlib import Path
 
 from shards.clock import Clock
 from shards.errors import NotFound
+from shards.keys import Sealer
 from shards.records import DirectorySnapshot
 from shards.shard import Shard
 
 
 class LocalShards:
-    def __init__(self, data_dir: Path, region: str, clock: Clock) -> None:
+    def __init__(self, data_dir: Path, region: str, clock: Clock, sealer: Sealer) -> None:
         self._data_dir = data_dir
+        self._sealer = sealer
         self._region = region
         self._clock = clock
         self._open: dict[str, Shard] = {}
@@ -24,7 +26,9 @@ class LocalShards:
         async with self._lock:
             for record in snapshot.shards.values():
                 if record.region == self._region and record.id not in self._open:
-                    self._open[record.id] = await Shard.open(self._data_dir, record, self._clock)
+                    self._open[record.id] = await Shard.open(
+                        self._data_dir, record, self._clock, self._sealer
+                    )
 
     def get(self, shard_id: str) -> Shard:
         try:

@@ -29,6 +29,7 @@ from runtime.settings import Settings
 from shards.clock import Clock
 from shards.directory import Directory
 from shards.errors import Conflict, NotFound, StorageUnavailable
+from shards.keys import Sealer, local_key
 from shards.records import DirectorySnapshot, Placement, ShardRecord
 
 log = logging.getLogger("authpi.node")
@@ -55,7 +56,8 @@ class Node:
         self.http = http
         self.directory = directory
         self.replica = replica
-        self.shards = LocalShards(settings.data_dir, settings.region, clock)
+        self.sealer = Sealer(settings.key_encryption_key or local_key(settings.data_dir))
+        self.shards = LocalShards(settings.data_dir, settings.region, clock, self.sealer)
         self._refresher: asyncio.Task[None] | None = None
 
     @classmethod

@@ -8,10 +8,15 @@ AUTHPI_PUBLIC_URL     the URL clients use; issuer URLs are built on it    defaul
 AUTHPI_PEERS          other regions' node addresses, `iad=http://...,fra=http://...`
 AUTHPI_MESH_SECRET    shared secret of node-to-node calls; required with peers
 AUTHPI_DIRECTORY_REFRESH_SECONDS  how often a node pulls the directory    default: 2
+AUTHPI_KEY_ENCRYPTION_KEY  32 bytes, base64url: seals issuers' private signing keys at rest;
+                      the same on every node; required with peers. A single node without it
+                      generates one into its data directory on first start.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +46,7 @@ class Settings:
     peers: Mapping[str, str] = field(default_factory=dict)
     mesh_secret: str | None = None
     directory_refresh_seconds: float = DEFAULT_DIRECTORY_REFRESH_SECONDS
+    key_encryption_key: bytes | None = field(default=None, repr=False)
 
     @property
     def is_primary(self) -> bool:
@@ -69,6 +75,12 @@ class Settings:
             raise SettingsError(
                 f"AUTHPI_MESH_SECRET must be at least {MIN_MESH_SECRET_LENGTH} characters"
             )
+        kek = _key(environ.get("AUTHPI_KEY_ENCRYPTION_KEY"))
+        if peers and kek is None:
+            raise SettingsError(
+                "AUTHPI_KEY_ENCRYPTION_KEY is required when AUTHPI_PEERS is set: every node"
+                " opens the same sealed signing keys"
+            )
         return cls(
             region=own,
             primary_region=primary,
@@ -81,6 +93,7 @@ class Settings:
             directory_refresh_seconds=_positive(
                 environ, "AUTHPI_DIRECTORY_REFRESH_SECONDS", DEFAULT_DIRECTORY_REFRESH_SECONDS
             ),
+            key_encryption_key=kek,
         )
 
 
@@ -128,3 +141,25 @@ def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {raw!r}")
     return value
+
+
+KEK_BYTES: Final = 32
+
+
+def _key(value: str | None) -> bytes | None:
+    if not value:
+        return None
+    try:
+        key = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != KEK_BYTES:
+        raise SettingsError(
+            f"AUTHPI_KEY_ENCRYPTION_KEY must be {KEK_BYTES} random bytes in base64url;"
+            " generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return key
+
+
+def encode_key(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode()

@@ -11,6 +11,7 @@ import orjson
 from shards.clock import Clock, rfc3339
 from shards.database import Database, Row
 from shards.errors import NotFound
+from shards.keys import KeyStore
 from shards.outbox import SYSTEM_ACTOR, Outbox
 
 
@@ -60,10 +61,11 @@ SIGNING_ALGS: Final = ("ES256", "RS256", "EdDSA")
 
 
 class IssuerStore:
-    def __init__(self, database: Database, outbox: Outbox, clock: Clock) -> None:
+    def __init__(self, database: Database, outbox: Outbox, clock: Clock, keys: KeyStore) -> None:
         self._database = database
         self._outbox = outbox
         self._clock = clock
+        self._keys = keys
 
     async def create(
         self,
@@ -79,6 +81,15 @@ class IssuerStore:
         issuer = IssuerConfig(
             issuer_id, account_id, name, jurisdiction, home_region, now, now, DEFAULT_SETTINGS
         )
+        keys = [
+            self._keys.prepare(issuer_id, alg)
+            for alg in dict.fromkeys(
+                (
+                    DEFAULT_SETTINGS["access_token_signing_alg"],
+                    DEFAULT_SETTINGS["id_token_signing_alg"],
+                )
+            )
+        ]
         async with self._database.transaction() as tx:
             await tx.execute(
                 "INSERT INTO issuers (id, account_id, name, jurisdiction, home_region,"
@@ -99,6 +110,7 @@ class IssuerStore:
                 account_id=account_id,
                 issuer_id=issuer_id,
             )
+            await self._keys.add(tx, keys, account_id, actor)
         return issuer
 
     async def get(self, issuer_id: str) -> IssuerConfig:
@@ -115,4 +127,5 @@ class IssuerStore:
         """
         async with self._database.transaction() as tx:
             await tx.execute("DELETE FROM events WHERE issuer_id = ?", (issuer_id,))
+            await tx.execute("DELETE FROM signing_keys WHERE issuer_id = ?", (issuer_id,))
             await tx.execute("DELETE FROM issuers WHERE id = ?", (issuer_id,))

@@ -40,8 +40,13 @@ async def test_an_issuer_is_created_in_the_home_shard_with_its_event(install: In
     assert response.headers["location"] == f"/v1/accounts/{install.account_id}/issuers/{body['id']}"
     shard = sqlite3.connect(install.data_dir / install.shard.file)
     assert shard.execute("SELECT name FROM issuers").fetchall() == [("Acme EU",)]
-    assert shard.execute("SELECT type, subject, actor FROM events").fetchall() == [
-        ("issuer.created", body["id"], install.token.split(".")[0])
+    actor = install.token.split(".")[0]
+    keys = dict(shard.execute("SELECT alg, kid FROM signing_keys").fetchall())
+    assert sorted(keys) == ["ES256", "RS256"]
+    assert shard.execute("SELECT type, subject, actor FROM events ORDER BY seq").fetchall() == [
+        ("issuer.created", body["id"], actor),
+        ("signing_key.created", keys["ES256"], actor),
+        ("signing_key.created", keys["RS256"], actor),
     ]
     directory = sqlite3.connect(install.data_dir / "directory.db")
     assert directory.execute("SELECT home_region, shard_id, epoch FROM issuers").fetchall() == [

@@ -7,6 +7,7 @@ import pytest
 from runtime.settings import Settings, SettingsError
 
 SECRET = "s" * 32
+KEK = "k" * 43  # 32 bytes in base64url
 
 
 def test_a_one_region_node_needs_only_its_region() -> None:
@@ -23,10 +24,14 @@ def test_a_region_node_knows_where_the_primary_answers() -> None:
             "PRIMARY_REGION": "fra",
             "AUTHPI_PEERS": "fra=http://10.0.0.1:8080, iad=http://10.0.0.2:8080",
             "AUTHPI_MESH_SECRET": SECRET,
+            "AUTHPI_KEY_ENCRYPTION_KEY": KEK,
             "AUTHPI_PUBLIC_URL": "https://id.example.com/",
         }
     )
     assert settings.primary_url == "http://10.0.0.1:8080"
+    assert settings.key_encryption_key is not None
+    assert len(settings.key_encryption_key) == 32
+    assert KEK not in repr(settings)
     assert dict(settings.peers) == {"fra": "http://10.0.0.1:8080"}
     assert settings.public_url == "https://id.example.com"
 
@@ -48,6 +53,14 @@ def test_a_region_node_knows_where_the_primary_answers() -> None:
         (
             {"FLY_REGION": "iad", "AUTHPI_PEERS": "fra=http://x", "AUTHPI_MESH_SECRET": "short"},
             "AUTHPI_MESH_SECRET must be at least 32 characters",
+        ),
+        (
+            {"FLY_REGION": "iad", "AUTHPI_PEERS": "fra=http://x", "AUTHPI_MESH_SECRET": SECRET},
+            "AUTHPI_KEY_ENCRYPTION_KEY is required when AUTHPI_PEERS is set",
+        ),
+        (
+            {"FLY_REGION": "iad", "AUTHPI_KEY_ENCRYPTION_KEY": "c2hvcnQ"},
+            "AUTHPI_KEY_ENCRYPTION_KEY must be 32 random bytes in base64url",
         ),
         (
             {"FLY_REGION": "iad", "AUTHPI_PEERS": "fra"},

@@ -87,3 +87,61 @@ async def register_issuer(request: Request) -> Response:
     except Conflict as exc:
         raise Conflicting(str(exc)) from exc
     return json_response(asdict(placement), status_code=201)
+
+
+async def edge_snapshot(request: Request) -> Response:
+    """An issuer's edge snapshot, from its home node, conditional on the version held."""
+    node: Node = request.app.state.node
+    _check_secret(request, node)
+    issuer_id = request.path_params["issuer_id"]
+    placement = await node.placement(issuer_id)
+    if placement is None or placement.home_region != node.region:
+        raise NotFoundProblem(f"issuer {issuer_id} is not homed here")
+    shard = node.shards.get(placement.shard_id)
+    version = await shard.edge.version(issuer_id)
+    if request.headers.get("if-none-match") == f'"{version}"':
+        return Response(status_code=304, headers={"ETag": f'"{version}"'})
+    document = await shard.edge.snapshot(issuer_id)
+    if document is None:
+        raise NotFoundProblem(f"issuer {issuer_id} is not homed here")
+    return json_response(
+        document, headers={"ETag": f'"{document["version"]}"', "Cache-Control": "no-store"}
+    )
+
+
+async def edge_changed(request: Request) -> Response:
+    """A home node's push: these issuers' edge versions moved."""
+    node: Node = request.app.state.node
+    _check_secret(request, node)
+    document = await read_json_object(request)
+    changes = document.get("changes")
+    if not isinstance(changes, list):
+        raise Conflicting("changes must be a list")
+    node.edge.changed(
+        [
+            (str(item[0]), int(item[1]))
+            for item in changes
+            if isinstance(item, list) and len(item) == 2 and isinstance(item[1], int)
+        ]
+    )
+    return Response(status_code=204)
+
+
+async def edge_versions(request: Request) -> Response:
+    """The current edge version of each named issuer homed here (null if not here)."""
+    node: Node = request.app.state.node
+    _check_secret(request, node)
+    document = await read_json_object(request)
+    issuers = document.get("issuers")
+    if not isinstance(issuers, list):
+        raise Conflicting("issuers must be a list")
+    versions: dict[str, int | None] = {}
+    for issuer_id in issuers[:10_000]:
+        if not isinstance(issuer_id, str):
+            continue
+        placement = await node.placement(issuer_id)
+        if placement is None or placement.home_region != node.region:
+            versions[issuer_id] = None
+        else:
+            versions[issuer_id] = await node.shards.get(placement.shard_id).edge.version(issuer_id)
+    return json_response({"versions": versions}, headers={"Cache-Control": "no-store"})

@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import internal, openapi
 from api.core import crud, events, issuers
 from api.json import json_response
-from api.oauth import discovery
+from api.oauth import endpoints as oauth
+from api.oauth.errors import OAuthError, oauth_error_response
 from api.problems import (
     InternalError,
     MethodNotAllowed,
@@ -50,6 +51,7 @@ def create_app(
         client = http or httpx.AsyncClient()
         node = await Node.open(settings, clock, client)
         app.state.node = node
+        app.state.oauth = oauth.OAuth(node)
         try:
             yield
         finally:
@@ -60,6 +62,10 @@ def create_app(
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
         return problem_response(exc)
+
+    async def on_oauth_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, OAuthError)
+        return oauth_error_response(exc)
 
     async def on_replay(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Replay)
@@ -85,6 +91,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={
             Problem: on_problem,
+            OAuthError: on_oauth_error,
             Replay: on_replay,
             HTTPException: on_http_error,
             Exception: on_error,
@@ -109,13 +116,25 @@ def routes() -> list[Route]:
         Route("/v1/accounts/{account_id}/issuers/{issuer_id}", issuers.get_issuer, methods=["GET"]),
         Route(
             "/{issuer_id}/.well-known/openid-configuration",
-            discovery.openid_configuration,
+            oauth.openid_configuration,
             methods=["GET"],
         ),
+        Route(
+            "/.well-known/oauth-authorization-server/{issuer_id}",
+            oauth.authorization_server_metadata,
+            methods=["GET"],
+        ),
+        Route("/{issuer_id}/jwks.json", oauth.jwks, methods=["GET"]),
+        Route("/{issuer_id}/token", oauth.token, methods=["POST"]),
+        Route("/{issuer_id}/introspect", oauth.introspect, methods=["POST"]),
+        Route("/{issuer_id}/revoke", oauth.revoke, methods=["POST"]),
         *_by_path(crud.OPERATIONS),
         Route(f"{crud.ISSUER_PATH}/events", events.list_events, methods=["GET"]),
         Route("/_internal/v1/directory", internal.directory_snapshot, methods=["GET"]),
         Route("/_internal/v1/issuers", internal.register_issuer, methods=["POST"]),
+        Route("/_internal/v1/edge/changed", internal.edge_changed, methods=["POST"]),
+        Route("/_internal/v1/edge/versions", internal.edge_versions, methods=["POST"]),
+        Route("/_internal/v1/edge/{issuer_id}", internal.edge_snapshot, methods=["GET"]),
     ]
 
 

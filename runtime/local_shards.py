@@ -36,6 +36,9 @@ class LocalShards:
         except KeyError:
             raise NotFound("shard", shard_id) from None
 
+    def all(self) -> list[Shard]:
+        return list(self._open.values())
+
     async def close(self) -> None:
         for shard in self._open.values():
             await shard.close()

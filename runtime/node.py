@@ -17,6 +17,7 @@ import orjson
 from starlette.requests import Request
 
 from regions import RegionError, region
+from runtime.edge import EdgeCache
 from runtime.local_shards import LocalShards
 from runtime.replica import (
     DirectoryReplica,
@@ -59,6 +60,7 @@ class Node:
         self.sealer = Sealer(settings.key_encryption_key or local_key(settings.data_dir))
         self.shards = LocalShards(settings.data_dir, settings.region, clock, self.sealer)
         self._refresher: asyncio.Task[None] | None = None
+        self.edge = EdgeCache(self)
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock, http: httpx.AsyncClient) -> Node:
@@ -76,6 +78,7 @@ class Node:
         with contextlib.suppress(ReplicaUnavailable):
             await node.replica.refresh()
         node._refresher = asyncio.create_task(node._refresh_forever())
+        node.edge.start()
         return node
 
     @property
@@ -83,6 +86,7 @@ class Node:
         return self.settings.region
 
     async def stop(self) -> None:
+        await self.edge.stop()
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -94,6 +94,8 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers = readers
+        self.commits = 0  # advances after every committed write transaction
+        self._on_commit: list[Callable[[], None]] = []
         for reader in readers:
             self._readers.put_nowait(reader)
 
@@ -138,6 +140,13 @@ class Database:
             except sqlite3.Error as exc:
                 await self._writer.execute("ROLLBACK")
                 raise map_sqlite_error(exc) from exc
+            self.commits += 1
+            for listener in self._on_commit:
+                listener()
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (synchronously, so keep it tiny) after every commit."""
+        self._on_commit.append(listener)
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         async with self._reader() as reader:

@@ -7,6 +7,7 @@ from pathlib import Path
 from shards import schema
 from shards.clock import Clock
 from shards.database import Database
+from shards.edge import EdgeStore
 from shards.idempotency import IdempotencyStore
 from shards.issuers import IssuerStore
 from shards.keys import KeyStore, Sealer
@@ -24,6 +25,7 @@ class Shard:
         self.outbox = Outbox(database, clock)
         self.keys = KeyStore(database, self.outbox, clock, sealer)
         self.issuers = IssuerStore(database, self.outbox, clock, self.keys)
+        self.edge = EdgeStore(database, self.outbox, clock, self.keys)
         self.resources = ResourceStore(database, clock)
         self.idempotency = IdempotencyStore(clock)
 

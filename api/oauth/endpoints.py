@@ -1,0 +1,251 @@
+"""The per-issuer OAuth endpoints under `{base}/{issuer_id}`.
+
+Edge work, answered by any node from its edge snapshot without a shard read or a replay:
+discovery (OpenID Connect Discovery 1.0 and RFC 8414), `/jwks.json`, `/token`
+(client_credentials) and `/introspect` (RFC 7662). `/revoke` (RFC 7009) writes the
+revocation set, so it is home work and is replayed to the issuer's home region.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.json import json_response
+from api.oauth import tokens
+from api.oauth.clients import ASSERTION_ALGS, ClientAuthenticator
+from api.oauth.dpop import PROOF_ALGS, DpopChecker
+from api.oauth.errors import (
+    NO_STORE,
+    InvalidDpopProof,
+    InvalidRequest,
+    TemporarilyUnavailable,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+)
+from api.oauth.form import read_form
+from api.oauth.grants import client_credentials_claims
+from api.problems import NotFoundProblem, ServiceUnavailable
+from runtime.edge import EdgeUnavailable, IssuerEdge
+from runtime.node import Node
+from runtime.routing import ensure_region
+from shards.clock import rfc3339
+from shards.errors import StorageError
+from shards.keys import JWKS_MAX_AGE
+
+log = logging.getLogger("authpi.oauth")
+
+DISCOVERY_MAX_AGE: Final = 300
+CLIENT_AUTH_METHODS: Final = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+class OAuth:
+    """What the OAuth endpoints keep per node beyond the edge snapshots."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.clients = ClientAuthenticator(node.edge, node.http, node.clock)
+        self.dpop = DpopChecker(node.sealer.kek)
+
+
+def _oauth(request: Request) -> OAuth:
+    oauth: OAuth = request.app.state.oauth
+    return oauth
+
+
+async def _edge(oauth: OAuth, issuer_id: str, *, problem: bool = False) -> IssuerEdge:
+    try:
+        edge = await oauth.node.edge.get(issuer_id)
+    except EdgeUnavailable as exc:
+        if problem:
+            raise ServiceUnavailable(str(exc)) from exc
+        raise TemporarilyUnavailable(str(exc)) from exc
+    if edge is None:
+        raise NotFoundProblem(f"issuer {issuer_id} not found")
+    return edge
+
+
+async def token(request: Request) -> Response:
+    oauth = _oauth(request)
+    node = oauth.node
+    edge = await _edge(oauth, request.path_params["issuer_id"])
+    form = await read_form(request)
+    endpoint = f"{edge.url}/token"
+    grant_type = form.get("grant_type")
+    if grant_type is None:
+        raise InvalidRequest("grant_type is missing")
+    edge, client = await oauth.clients.authenticate(
+        edge, form, request.headers.get("authorization"), endpoint
+    )
+    if grant_type != "client_credentials":
+        raise UnsupportedGrantType(f"{grant_type[:60]} is not supported by this issuer")
+    if edge.status != "active":
+        raise UnauthorizedClient(f"the issuer {edge.issuer_id} is disabled")
+    moment = node.clock.now()
+    now = int(moment.timestamp())
+    proofs = request.headers.getlist("dpop")
+    proof = None
+    if len(proofs) > 1:
+        raise InvalidDpopProof("send one DPoP header")
+    if proofs:
+        proof = oauth.dpop.check(
+            proofs[0], issuer_id=edge.issuer_id, method="POST", url=endpoint, now=now
+        )
+    claims, lifetime = client_credentials_claims(
+        edge,
+        client,
+        scope=form.get("scope"),
+        resources=form.all("resource"),
+        organization=form.get("organization"),
+        now=now,
+        jti=tokens.new_jti(),
+    )
+    if proof is not None:
+        claims["cnf"] = {"jkt": proof.jkt}
+    key = edge.signer(str(edge.settings["access_token_signing_alg"]), rfc3339(moment))
+    if key is None:
+        fresh = await node.edge.refresh_on_miss(edge.issuer_id)
+        key = (
+            fresh.signer(str(edge.settings["access_token_signing_alg"]), rfc3339(moment))
+            if fresh
+            else None
+        )
+        if key is None:
+            raise TemporarilyUnavailable("the issuer has no signing key yet; retry")
+    body: dict[str, Any] = {
+        "access_token": tokens.mint(key, claims),
+        "token_type": "DPoP" if proof is not None else "Bearer",
+        "expires_in": lifetime,
+    }
+    if "scope" in claims:
+        body["scope"] = claims["scope"]
+    headers = dict(NO_STORE)
+    if proof is not None:
+        headers["DPoP-Nonce"] = oauth.dpop.nonce(edge.issuer_id, now)
+    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+
+
+async def introspect(request: Request) -> Response:
+    oauth = _oauth(request)
+    edge = await _edge(oauth, request.path_params["issuer_id"])
+    form = await read_form(request)
+    edge, _ = await oauth.clients.authenticate(
+        edge, form, request.headers.get("authorization"), f"{edge.url}/introspect"
+    )
+    presented = form.get("token")
+    if presented is None:
+        raise InvalidRequest("token is missing")
+    claims = await _read(oauth, edge, presented)
+    body: dict[str, Any] = {"active": False}
+    if claims is not None and _still_vouched(edge, claims):
+        body = {
+            "active": True,
+            **claims,
+            "token_type": "DPoP" if "cnf" in claims else "Bearer",
+        }
+    return Response(orjson.dumps(body), media_type="application/json", headers=dict(NO_STORE))
+
+
+async def revoke(request: Request) -> Response:
+    oauth = _oauth(request)
+    node = oauth.node
+    issuer_id = request.path_params["issuer_id"]
+    placement = await node.placement(issuer_id)
+    if placement is None or placement.status != "active":
+        raise NotFoundProblem(f"issuer {issuer_id} not found")
+    ensure_region(placement.home_region, node.region)
+    edge = await _edge(oauth, issuer_id)
+    form = await read_form(request)
+    edge, client = await oauth.clients.authenticate(
+        edge, form, request.headers.get("authorization"), f"{edge.url}/revoke"
+    )
+    presented = form.get("token")
+    if presented is None:
+        raise InvalidRequest("token is missing")
+    claims = await _read(oauth, edge, presented)
+    # RFC 7009 §2.2: an invalid or unknown token is not an error; nor, so that this endpoint
+    # tells nothing about other clients' tokens, is a token issued to another client.
+    if claims is not None and claims["client_id"] == client.client_id:
+        try:
+            await node.shards.get(placement.shard_id).edge.revoke(
+                issuer_id, edge.account_id, claims["jti"], int(claims["exp"]), client.client_id
+            )
+        except StorageError as exc:
+            log.error("revocation on %s failed: %s", issuer_id, exc)
+            raise TemporarilyUnavailable("the revocation could not be stored; retry") from exc
+    return Response(status_code=200, headers=dict(NO_STORE))
+
+
+async def _read(oauth: OAuth, edge: IssuerEdge, presented: str) -> dict[str, Any] | None:
+    moment = oauth.node.clock.now()
+    now, now_text = moment.timestamp(), rfc3339(moment)
+    kid = tokens.unverified_kid(presented)
+    if kid is not None and edge.published(kid, now_text) is None:
+        edge = await oauth.node.edge.refresh_on_miss(edge.issuer_id) or edge
+    try:
+        return tokens.read(edge, presented, now=now, now_text=now_text)
+    except tokens.Unreadable as exc:
+        log.debug("token not accepted: %s", exc)
+        return None
+
+
+def _still_vouched(edge: IssuerEdge, claims: dict[str, Any]) -> bool:
+    """Not revoked, and issued to a client or agent that still exists and is active."""
+    if claims["jti"] in edge.revoked:
+        return False
+    principal = edge.principals.get(claims["client_id"])
+    return principal is not None and principal["status"] == "active"
+
+
+async def jwks(request: Request) -> Response:
+    oauth = _oauth(request)
+    edge = await _edge(oauth, request.path_params["issuer_id"], problem=True)
+    return Response(
+        edge.jwks(rfc3339(oauth.node.clock.now())),
+        media_type="application/jwk-set+json",
+        headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"},
+    )
+
+
+async def openid_configuration(request: Request) -> Response:
+    oauth = _oauth(request)
+    edge = await _edge(oauth, request.path_params["issuer_id"], problem=True)
+    return json_response(
+        metadata(edge), headers={"Cache-Control": f"public, max-age={DISCOVERY_MAX_AGE}"}
+    )
+
+
+async def authorization_server_metadata(request: Request) -> Response:
+    """RFC 8414 §3.1: an issuer with a path has its metadata at the well-known prefix.
+
+    For the issuer `{base}/{id}`: `{base}/.well-known/oauth-authorization-server/{id}`.
+    """
+    return await openid_configuration(request)
+
+
+def metadata(edge: IssuerEdge) -> dict[str, Any]:
+    """Exactly what the issuer serves today; later grants add themselves here."""
+    issuer = edge.url
+    return {
+        "issuer": issuer,
+        "jwks_uri": f"{issuer}/jwks.json",
+        "token_endpoint": f"{issuer}/token",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],  # no authorization endpoint yet
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [edge.settings["id_token_signing_alg"]],
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
+        "dpop_signing_alg_values_supported": list(PROOF_ALGS),
+        "access_token_signing_alg_values_supported": [edge.settings["access_token_signing_alg"]],
+    }

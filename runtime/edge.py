@@ -211,6 +211,7 @@ class EdgeCache:
         self._unpushed: list[tuple[str, int]] = []
         self._wake = asyncio.Event()
         self._listening: set[str] = set()
+        self._stopped = False
 
     @property
     def held(self) -> Mapping[str, IssuerEdge]:
@@ -223,6 +224,7 @@ class EdgeCache:
         ]
 
     async def stop(self) -> None:
+        self._stopped = True
         for task in [*self._tasks, *self._inflight.values()]:
             task.cancel()
         for task in [*self._tasks, *self._inflight.values()]:
@@ -331,9 +333,10 @@ class EdgeCache:
 
     async def _watch_local_shards(self) -> None:
         """On a home node: push every edge change of local shards to every node."""
-        while True:
+        while not self._stopped:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), WATCH_SECONDS)
+                async with asyncio.timeout(WATCH_SECONDS):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 for shard in self._node.shards.all():
@@ -396,7 +399,7 @@ class EdgeCache:
 
     async def _poll_homes(self) -> None:
         """Revalidate every held snapshot with its home, in case a push was lost."""
-        while True:
+        while not self._stopped:
             await asyncio.sleep(POLL_SECONDS)
             try:
                 await self._poll_once()

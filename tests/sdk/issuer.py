@@ -154,6 +154,10 @@ class LoopbackIssuer:
         if path == f"/{ISSUER_ID}/.well-known/openid-configuration":
             document = {"issuer": self.issuer, "jwks_uri": f"{self.base_url}/keys/current.json"}
             return 200, headers, json.dumps(document).encode()
+        if path == "/i_01jdimpostor/.well-known/openid-configuration":
+            # Another tenant's document served under this one's URL.
+            document = {"issuer": self.issuer, "jwks_uri": self.attacker_jwks_uri}
+            return 200, headers, json.dumps(document).encode()
         if path == "/keys/current.json":
             keys = [key.as_dict(private=False) for key in self.published.keys]
             return 200, headers, json.dumps({"keys": keys}).encode()

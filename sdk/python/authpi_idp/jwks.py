@@ -118,22 +118,19 @@ class KeySetCache:
         self._next_fetch_at = float("-inf")
         self._last_attempt_at = float("-inf")
         self._last_error = "the JWKS was never fetched"
-        self._attempts = 0  # the single-flight ticket: changed by every fetch attempt
+        # Fetch attempts finished so far. A caller notes it before waiting for the lock; if it
+        # changed meanwhile, another caller's fetch is the answer and no second one starts.
+        self._finished = 0
         self._lock = asyncio.Lock()
-
-    @property
-    def fetches(self) -> int:
-        """How many times the set was requested from the issuer (successful or not)."""
-        return self._attempts
 
     async def key(self, kid: str) -> Key:
         if self._clock() >= self._next_fetch_at:
-            await self._refresh(self._attempts)
+            await self._refresh(self._finished)
         if self._keys is None:
             raise KeySetUnavailable(self._last_error)
         key = self._keys.get(kid)
         if key is None and self._clock() - self._last_attempt_at >= self._refetch_interval:
-            await self._refresh(self._attempts)
+            await self._refresh(self._finished)
             key = self._keys.get(kid)
         if key is None:
             raise UnknownKey("no key in the issuer's JWKS has the token's 'kid'")
@@ -141,13 +138,13 @@ class KeySetCache:
 
     async def _refresh(self, seen: int) -> None:
         async with self._lock:
-            if self._attempts != seen:
+            if self._finished != seen:
                 return  # another caller fetched while this one waited: use its result
-            self._attempts += 1
             now = self._last_attempt_at = self._clock()
             try:
                 keys, lifetime = await self._fetch()
             except KeySetUnavailable as exc:
+                self._finished += 1
                 self._last_error = str(exc)
                 self._next_fetch_at = now + self._failure_retry
                 logger.warning(
@@ -156,6 +153,7 @@ class KeySetCache:
                     exc,
                 )
                 return
+            self._finished += 1
             self._keys = keys
             self._next_fetch_at = now + lifetime
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from joserfc.jwk import ECKey, RSAKey
 
 from authpi_idp import (
     BadSignature,
@@ -114,6 +115,26 @@ async def test_an_allowed_alg_with_another_kind_of_key(
     ) as v:
         message = await refused(v, forged, DisallowedAlgorithm)
     assert message == "the token's key cannot verify RS256 signatures"
+
+
+async def test_an_es256_token_over_a_key_of_another_curve(
+    verifier: TokenVerifier, issuer: LoopbackIssuer
+) -> None:
+    p384 = ECKey.generate_key("P-384", parameters={"kid": "es-384"})
+    issuer.published.keys.append(p384)
+    header = {"typ": "at+jwt", "alg": "ES256", "kid": "es-384"}
+    forged = sign(header, issuer.claims(), issuer.es256)  # a valid ES256 signature shape
+    await refused(verifier, forged, DisallowedAlgorithm)
+
+
+async def test_a_key_published_for_another_algorithm(issuer: LoopbackIssuer, clock: Clock) -> None:
+    """The JWK's own `alg` binds it: an RS512 key does not verify RS256 tokens."""
+    rs512 = RSAKey.import_key(issuer.rs256.as_dict(private=True), parameters={"alg": "RS512"})
+    issuer.published.keys = [rs512]
+    algorithms = ("RS256", "RS512")
+    async with TokenVerifier(issuer.issuer, AUDIENCE, algorithms=algorithms, clock=clock) as v:
+        await refused(v, issuer.mint(issuer.rs256), DisallowedAlgorithm)
+        await v.verify(issuer.mint(rs512, header={"alg": "RS512"}))
 
 
 async def test_an_unknown_kid(verifier: TokenVerifier, issuer: LoopbackIssuer) -> None:

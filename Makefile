@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 
 .PHONY: install run test lint typecheck clean
 
-$(BIN)/authpi: pyproject.toml
+$(BIN)/authpi: pyproject.toml sdk/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e 'sdk/python[starlette]'
 	touch $(BIN)/authpi
 
 install: $(BIN)/authpi

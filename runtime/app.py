@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import internal, openapi
-from api.core import crud, events, issuers
+from api.core import crud, events, issuers, signing_keys
 from api.json import json_response
 from api.oauth import endpoints as oauth
 from api.oauth.errors import OAuthError, oauth_error_response
@@ -130,6 +130,8 @@ def routes() -> list[Route]:
         Route("/{issuer_id}/revoke", oauth.revoke, methods=["POST"]),
         *_by_path(crud.OPERATIONS),
         Route(f"{crud.ISSUER_PATH}/events", events.list_events, methods=["GET"]),
+        Route(f"{crud.ISSUER_PATH}/signing_keys", signing_keys.list_keys, methods=["GET"]),
+        Route(f"{crud.ISSUER_PATH}/signing_keys/rotate", signing_keys.rotate, methods=["POST"]),
         Route("/_internal/v1/directory", internal.directory_snapshot, methods=["GET"]),
         Route("/_internal/v1/issuers", internal.register_issuer, methods=["POST"]),
         Route("/_internal/v1/edge/changed", internal.edge_changed, methods=["POST"]),

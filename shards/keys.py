@@ -222,61 +222,100 @@ class KeyStore:
         immediate: bool = False,
         actor: str = SYSTEM_ACTOR,
     ) -> tuple[SigningKey, list[SigningKey]]:
-        """Create the successor key of `alg`; retire the keys it replaces when it activates.
+        """`rotate_in` in a transaction of its own."""
+        key = self.prepare_successor(issuer_id, alg, immediate=immediate)
+        async with self._database.transaction() as tx:
+            return key, await self.rotate_in(
+                tx,
+                key,
+                account_id,
+                max_token_lifetime=max_token_lifetime,
+                immediate=immediate,
+                actor=actor,
+            )
+
+    def prepare_successor(self, issuer_id: str, alg: str, *, immediate: bool) -> SigningKey:
+        now = self._clock.now()
+        return self.prepare(issuer_id, alg, now if immediate else now + PUBLISH_LEAD)
+
+    async def rotate_in(
+        self,
+        tx: Transaction,
+        key: SigningKey,
+        account_id: str,
+        *,
+        max_token_lifetime: int,
+        immediate: bool,
+        actor: str = SYSTEM_ACTOR,
+    ) -> list[SigningKey]:
+        """Store the prepared successor `key`; retire the keys it replaces when it activates.
 
         A planned rotation publishes the successor `PUBLISH_LEAD` ahead of its first
         signature. An immediate one (a key is suspected compromised) signs at once; tokens
         signed by the predecessors still verify until they expire, as with any retirement.
-        Returns the new key and the keys it retires.
+        Returns the keys it retires.
         """
-        now = self._clock.now()
-        activates = now if immediate else now + PUBLISH_LEAD
-        key = self.prepare(issuer_id, alg, activates)
-        async with self._database.transaction() as tx:
-            pending = await tx.fetch_one(
-                "SELECT activates_at FROM signing_keys WHERE issuer_id = ? AND alg = ?"
-                " AND activates_at > ?",
-                (issuer_id, alg, rfc3339(now)),
+        now = rfc3339(self._clock.now())
+        issuer_id, alg = key.issuer_id, key.alg
+        pending = await tx.fetch_one(
+            "SELECT activates_at FROM signing_keys WHERE issuer_id = ? AND alg = ?"
+            " AND activates_at > ?",
+            (issuer_id, alg, now),
+        )
+        if pending is not None and not immediate:
+            raise Conflict(
+                f"a rotation of the {alg} key is already under way; the standby key"
+                f" signs from {pending['activates_at']}"
             )
-            if pending is not None and not immediate:
-                raise Conflict(
-                    f"a rotation of the {alg} key is already under way; the standby key"
-                    f" signs from {pending['activates_at']}"
-                )
-            replaced = [
-                SigningKey.from_row(row)
-                for row in await tx.fetch_all(
-                    "SELECT * FROM signing_keys WHERE issuer_id = ? AND alg = ?"
-                    " AND (retires_at IS NULL OR retires_at > ?)",
-                    (issuer_id, alg, rfc3339(activates)),
-                )
-            ]
-            await self._insert(tx, key)
-            retires = rfc3339(activates)
-            expires = rfc3339(activates + timedelta(seconds=max_token_lifetime + JWKS_MAX_AGE))
-            for old in replaced:
-                never_signed = old.activates_at > rfc3339(now)
-                await tx.execute(
-                    "UPDATE signing_keys SET retires_at = ?, expires_at = ? WHERE kid = ?",
-                    (retires, rfc3339(now) if never_signed else expires, old.kid),
-                )
-            await self._outbox.record(
-                tx,
-                "signing_key.rotated",
-                key.kid,
-                {
-                    "kid": key.kid,
-                    "alg": alg,
-                    "activates_at": key.activates_at,
-                    "retires": [old.kid for old in replaced],
-                    "retired_keys_expire_at": expires,
-                    "immediate": immediate,
-                },
-                actor=actor,
-                account_id=account_id,
-                issuer_id=issuer_id,
+        replaced = [
+            SigningKey.from_row(row)
+            for row in await tx.fetch_all(
+                "SELECT * FROM signing_keys WHERE issuer_id = ? AND alg = ?"
+                " AND (retires_at IS NULL OR retires_at > ?)",
+                (issuer_id, alg, key.activates_at),
             )
-        return key, replaced
+        ]
+        await self._insert(tx, key)
+        activates = datetime.fromisoformat(key.activates_at)
+        expires = rfc3339(activates + timedelta(seconds=max_token_lifetime + JWKS_MAX_AGE))
+        retired = []
+        for old in replaced:
+            never_signed = old.activates_at > now
+            old_expires = now if never_signed else expires
+            await tx.execute(
+                "UPDATE signing_keys SET retires_at = ?, expires_at = ? WHERE kid = ?",
+                (key.activates_at, old_expires, old.kid),
+            )
+            retired.append(
+                SigningKey(
+                    old.kid,
+                    old.issuer_id,
+                    old.alg,
+                    old.public_jwk,
+                    old.sealed_key,
+                    old.created_at,
+                    old.activates_at,
+                    key.activates_at,
+                    old_expires,
+                )
+            )
+        await self._outbox.record(
+            tx,
+            "signing_key.rotated",
+            key.kid,
+            {
+                "kid": key.kid,
+                "alg": alg,
+                "activates_at": key.activates_at,
+                "retires": [old.kid for old in replaced],
+                "retired_keys_expire_at": expires,
+                "immediate": immediate,
+            },
+            actor=actor,
+            account_id=account_id,
+            issuer_id=issuer_id,
+        )
+        return retired
 
     async def _insert(self, tx: Transaction, key: SigningKey) -> None:
         await tx.execute(

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from runtime.edge import KeyMaterial
+from shards.keys import Sealer, local_key, seal_context
 from tests.api.conftest import Install, install  # noqa: F401  (the fixture, shared)
 from tests.api.test_graph_support import Issuer, new_issuer
 
@@ -102,3 +107,30 @@ async def oauth(install: Install) -> OAuthSetup:  # noqa: F811
         Principal(agent["id"], await secret_verifier(issuer, f"/agents/{agent['id']}")),
         Principal(client["id"], await secret_verifier(issuer, f"/clients/{client['id']}")),
     )
+
+
+def issuer_key(setup: OAuthSetup, alg: str = "ES256") -> KeyMaterial:
+    """The issuer's current signing key, opened from the shard file with the node's KEK:
+    what an attacker would need, so that tests can forge tokens that differ in one claim."""
+    files = setup.issuer.install
+    database = sqlite3.connect(files.data_dir / files.shard.file)
+    database.row_factory = sqlite3.Row
+    row = database.execute(
+        "SELECT * FROM signing_keys WHERE issuer_id = ? AND alg = ? AND retires_at IS NULL"
+        " ORDER BY activates_at DESC LIMIT 1",
+        (setup.issuer.id, alg),
+    ).fetchone()
+    sealer = Sealer(local_key(files.data_dir))
+    private = orjson.loads(
+        sealer.open(row["sealed_key"], seal_context(setup.issuer.id, row["kid"]))
+    )
+    entry = {**dict(row), "public_jwk": orjson.loads(row["public_jwk"])}
+    return KeyMaterial(entry, private)
+
+
+def forge(header: dict[str, Any], claims: dict[str, Any], sign: Callable[[bytes], bytes]) -> str:
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = f"{b64(orjson.dumps(header))}.{b64(orjson.dumps(claims))}"
+    return f"{signing_input}.{b64(sign(signing_input.encode()))}"

@@ -14,12 +14,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ops import keys
 from ops.placement import PlacementError, check_in_jurisdiction
 from ops.tables import render, to_json
 from regions import REGIONS, RegionError, jurisdiction, region, regions_in
 from shards.clock import SystemClock
 from shards.directory import Directory
 from shards.errors import StorageError
+from shards.issuers import SIGNING_ALGS
 
 OPERATOR = "operator"
 
@@ -62,15 +64,35 @@ def add_parser(subparsers: Any) -> None:
     place.add_argument("issuer")
     place.add_argument("--shard", required=True)
 
+    keys = topics.add_parser(
+        "keys", help="an issuer's signing keys (run on its home node)"
+    ).add_subparsers(dest="action", required=True)
+    list_keys = keys.add_parser("list", help="the keys in the issuer's JWKS and their states")
+    list_keys.add_argument("issuer")
+    rotate = keys.add_parser(
+        "rotate", help="publish a successor key; it signs once every JWKS cache has it"
+    )
+    rotate.add_argument("issuer")
+    rotate.add_argument("--alg", choices=SIGNING_ALGS, default="ES256")
+    rotate.add_argument(
+        "--immediate", action="store_true", help="sign with it at once (a compromised key)"
+    )
+
 
 def run(args: argparse.Namespace, default_data_dir: Path) -> int:
     data_dir: Path = args.data_dir or default_data_dir
     try:
         if args.topic == "regions":
             output = _regions(args)
+        elif args.topic == "keys" and args.action == "list":
+            output = asyncio.run(keys.list_keys(data_dir, args.issuer, args.json))
+        elif args.topic == "keys":
+            output = asyncio.run(
+                keys.rotate(data_dir, args.issuer, args.alg, args.immediate, args.json)
+            )
         else:
             output = asyncio.run(_with_directory(data_dir, lambda d: _dispatch(d, args)))
-    except (OpsError, RegionError, PlacementError, StorageError) as exc:
+    except (OpsError, keys.KeysError, RegionError, PlacementError, StorageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(output)

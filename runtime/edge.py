@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("authpi.edge")
 
 WATCH_SECONDS: Final = 0.25
+FORCE_EVERY: Final = 4  # watch rounds between checks made without a local commit
 POLL_SECONDS: Final = 5.0
 FETCH_TIMEOUT: Final = 4.0
 MISS_INTERVAL: Final = 1.0
@@ -333,29 +334,33 @@ class EdgeCache:
 
     async def _watch_local_shards(self) -> None:
         """On a home node: push every edge change of local shards to every node."""
+        rounds = 0
         while not self._stopped:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(WATCH_SECONDS):
                     await self._wake.wait()
             self._wake.clear()
+            rounds += 1
             try:
                 for shard in self._node.shards.all():
                     if shard.id not in self._listening:
                         shard.database.on_commit(self._wake.set)
                         self._listening.add(shard.id)
-                    await self._sync_shard(shard)
+                    # now and then, look even without a commit here: an operator's command
+                    # writes to the shard from another process
+                    await self._sync_shard(shard, force=rounds % FORCE_EVERY == 0)
             except Exception:
                 log.exception("watching local edge versions failed")
             if self._unpushed:
                 changes, self._unpushed = self._unpushed, []
                 await self._push(changes)
 
-    async def _sync_shard(self, shard: Shard) -> None:
+    async def _sync_shard(self, shard: Shard, *, force: bool = False) -> None:
         """Refetch what changed in a local shard since it was last checked."""
         lock = self._shard_locks.setdefault(shard.id, asyncio.Lock())
         async with lock:
             commits = shard.database.commits
-            if self._checked.get(shard.id) == commits:
+            if self._checked.get(shard.id) == commits and not force:
                 return
             since = self._cursors.get(shard.id)
             if since is None:  # a fresh node pushes only what changes from now on

@@ -75,7 +75,7 @@ class Settings:
             raise SettingsError(
                 f"AUTHPI_MESH_SECRET must be at least {MIN_MESH_SECRET_LENGTH} characters"
             )
-        kek = _key(environ.get("AUTHPI_KEY_ENCRYPTION_KEY"))
+        kek = key_encryption_key(environ.get("AUTHPI_KEY_ENCRYPTION_KEY"))
         if peers and kek is None:
             raise SettingsError(
                 "AUTHPI_KEY_ENCRYPTION_KEY is required when AUTHPI_PEERS is set: every node"
@@ -146,7 +146,8 @@ def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
 KEK_BYTES: Final = 32
 
 
-def _key(value: str | None) -> bytes | None:
+def key_encryption_key(value: str | None) -> bytes | None:
+    """AUTHPI_KEY_ENCRYPTION_KEY decoded, or None when unset."""
     if not value:
         return None
     try:

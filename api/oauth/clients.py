@@ -48,6 +48,10 @@ REMOTE_JWKS_MAX_BYTES: Final = 64 * 1024
 REMOTE_JWKS_TIMEOUT: Final = 3.0
 
 
+class UnverifiedAssertion(InvalidClient):
+    """No key of the principal verifies the assertion."""
+
+
 @dataclass(frozen=True, slots=True)
 class Authenticated:
     client_id: str
@@ -102,7 +106,15 @@ class ClientAuthenticator:
             if posted_id is not None and posted_id != client_id:
                 raise InvalidClient("client_id does not match the assertion", realm=realm)
             edge, principal = await self._principal(edge, client_id)
-            await self._check_assertion(edge, client_id, principal, assertion, endpoint)
+            try:
+                await self._check_assertion(edge, client_id, principal, assertion, endpoint)
+            except UnverifiedAssertion:
+                # perhaps a key newer than this node's snapshot (rate-limited per issuer)
+                fresh = await self._edges.refresh_on_miss(edge.issuer_id)
+                if fresh is None or fresh is edge:
+                    raise
+                edge, principal = await self._principal(fresh, client_id)
+                await self._check_assertion(edge, client_id, principal, assertion, endpoint)
             return edge, Authenticated(client_id, principal, method)
         if basic is not None:
             client_id, secret = basic
@@ -114,7 +126,12 @@ class ClientAuthenticator:
             client_id, secret = posted_id, posted_secret or ""
         edge, principal = await self._principal(edge, client_id)
         if not _secret_matches(principal, secret):
-            raise InvalidClient("the client could not be authenticated", realm=realm)
+            # perhaps a verifier newer than this node's snapshot (rate-limited per issuer)
+            fresh = await self._edges.refresh_on_miss(edge.issuer_id)
+            if fresh is not None and fresh is not edge:
+                edge, principal = await self._principal(fresh, client_id)
+            if not _secret_matches(principal, secret):
+                raise InvalidClient("the client could not be authenticated", realm=realm)
         return edge, Authenticated(client_id, principal, method)
 
     async def _principal(
@@ -143,7 +160,7 @@ class ClientAuthenticator:
         realm = edge.url
         keys = await self._keys(principal)
         if not keys:
-            raise InvalidClient(f"{client_id} has no public key verifier", realm=realm)
+            raise UnverifiedAssertion(f"{client_id} has no public key verifier", realm=realm)
         header = _header(assertion, realm)
         kid = header.get("kid")
         candidates = [k for k in keys if kid is None or k.get("kid") == kid]
@@ -155,7 +172,9 @@ class ClientAuthenticator:
             except (JoseError, ValueError):
                 continue
         if claims is None:
-            raise InvalidClient("the client assertion's signature does not verify", realm=realm)
+            raise UnverifiedAssertion(
+                "the client assertion's signature does not verify", realm=realm
+            )
         now = self._clock.now().timestamp()
         audiences = claims.get("aud")
         audiences = [audiences] if isinstance(audiences, str) else audiences

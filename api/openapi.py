@@ -7,6 +7,7 @@ in sync, and every node serves it at `/v1/openapi.json`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
@@ -21,17 +22,13 @@ from api.schema import Schema
 ID_BODY: Final = "[0-9a-hjkmnp-tv-z]{26}"
 SAMPLE_BODY: Final = "01jd8k2v6m4q9x7c3n5b8r2t0w"
 PROBLEM_REF: Final = {"$ref": "#/components/schemas/Problem"}
-READ_ONLY_EXTRAS: Final[dict[str, dict[str, Any]]] = {
-    "membership": {"member_type": {"type": "string", "enum": ["user", "agent"]}},
-    "invitation": {"status": {"type": "string", "enum": ["pending", "accepted", "revoked"]}},
-}
 PREFIX_OF_PARAM: Final = {
     "account_id": "acct",
     "issuer_id": "i",
     **{f"{kind.name}_id": kind.prefix for kind in KINDS},
 }
 ERRORS: Final = {
-    "400": "The body is not JSON.",
+    "400": "The body is not JSON, a header is malformed, or a filter has an unknown value.",
     "401": "No API key, or one that is not valid.",
     "403": "The key may not do this: account, scope, organization or address.",
     "404": "No such resource, or not visible to this key.",
@@ -119,12 +116,12 @@ def _kind_operation(operation: Operation, kind: Kind) -> dict[str, Any]:
         description["responses"] = {"201": _json("Created.", schema, created, etag=True)}
         errors += ["400", "409", "413", "415", "422"]
     elif operation.action == "list":
-        parameters += _list_parameters(kind.filters)
+        parameters += _list_parameters(kind.filters, enums=kind.filter_values)
         listed = {"object": "list", "data": [sample], "next_cursor": None}
         description["responses"] = {
             "200": _json("A page.", {"$ref": f"#/components/schemas/{ident}List"}, listed)
         }
-        errors.append("422")
+        errors += ["422", *(["400"] if kind.filter_values else [])]
     elif operation.action == "get":
         parameters.append(_conditional("If-None-Match", "Answer 304 if this ETag is current."))
         description["responses"] = {
@@ -257,7 +254,10 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
 
 
 def _list_parameters(
-    filters: tuple[str, ...], cursor_pattern: str = ID_CURSOR.pattern
+    filters: tuple[str, ...],
+    cursor_pattern: str = ID_CURSOR.pattern,
+    *,
+    enums: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
         {
@@ -275,9 +275,10 @@ def _list_parameters(
         },
     ]
     for name in filters:
-        parameters.append(
-            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-        )
+        schema: dict[str, Any] = {"type": "string"}
+        if enums and name in enums:
+            schema["enum"] = list(enums[name])
+        parameters.append({"name": name, "in": "query", "required": False, "schema": schema})
     return parameters
 
 
@@ -364,8 +365,8 @@ def _representation(kind: Kind) -> dict[str, Any]:
         schema = field.json_schema()
         nullable = name not in present or kind.defaults.get(name, "") is None
         properties[name] = {"anyOf": [schema, {"type": "null"}]} if nullable else schema
-    for name, schema in READ_ONLY_EXTRAS.get(kind.name, {}).items():
-        properties[name] = schema
+    for name, values in kind.read_only.items():
+        properties[name] = {"type": "string", "enum": list(values)}
         present.add(name)
     if kind.name == "client":
         present.add("grant_types")

@@ -3,6 +3,7 @@
     Problem                        any error the Core API answers with
     ├── MalformedJson          400 the body is not JSON
     ├── InvalidHeader          400 a header this API reads is malformed (If-Match, ...)
+    ├── InvalidQueryParameter  400 a list filter outside its values; `parameter` names it
     ├── Unauthenticated        401 no API key, or one that is not valid
     ├── Forbidden              403 the key may not do this (account, scope, address)
     ├── NotFoundProblem        404 no such resource, or not visible to this key
@@ -76,6 +77,16 @@ class MalformedJson(Problem):
 
 class InvalidHeader(Problem):
     status, slug, title = 400, "invalid-header", "Invalid header"
+
+
+class InvalidQueryParameter(Problem):
+    status, slug, title = 400, "invalid-query-parameter", "Invalid query parameter"
+
+    def __init__(self, parameter: str, allowed: Sequence[str]) -> None:
+        super().__init__(
+            f"{parameter} must be one of: {', '.join(allowed)}",
+            extensions={"parameter": parameter, "allowed": list(allowed)},
+        )
 
 
 class Unauthenticated(Problem):

@@ -221,7 +221,7 @@ def handlers(kind: Kind) -> list[Operation]:
 
     async def list_(request: Request) -> Response:
         ctx = await _context(request, kind, write=False)
-        query = conventions.list_query(request.query_params, kind.filters)
+        query = conventions.list_query(request.query_params, kind.filters, enums=kind.filter_values)
         if "email" in query.filters:  # stored lowercased: compared without case
             query.filters["email"] = query.filters["email"].lower()
         parent = await _parent(ctx, kind, request, None)

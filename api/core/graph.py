@@ -160,6 +160,10 @@ class Graph:
                 data.pop(name, None)
         if kind is CLIENT:
             data = _prepare_client(data)
+        if data == resource.data:  # nothing changes: no new version, no event
+            if expected_version is not None and expected_version != resource.version:
+                raise Stale(resource.id, resource.version)
+            return resource
         try:
             updated = await self.store.update(tx, resource, data, expected_version=expected_version)
         except VersionMismatch as exc:

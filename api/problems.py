@@ -11,6 +11,10 @@
     ├── ConflictProblem        409 a uniqueness rule: that email, that member, already there
     ├── LimitReachedProblem    409 the organization's member limit
     ├── NoShardProblem         409 no active shard in the regions the issuer may live in
+    ├── ApiKeyRevoked          409 a revoked account API key cannot change or come back
+    ├── LockoutProblem         409 the account would have no key left that manages keys
+    ├── InvitationNotPending   409 the invitation was accepted, revoked, or has expired
+    ├── InvitationEmailMismatch 409 the user's email is not the one invited
     ├── PreconditionFailed     412 `If-Match` names a version that is no longer current
     ├── PayloadTooLarge        413
     ├── UnsupportedMediaType   415 the body is not `application/json`
@@ -118,6 +122,25 @@ class NoShardProblem(Problem):
 
 class LimitReachedProblem(Problem):
     status, slug, title = 409, "member-limit-reached", "Member limit reached"
+
+
+class ApiKeyRevoked(Problem):
+    status, slug, title = 409, "api-key-revoked", "API key revoked"
+
+
+class LockoutProblem(Problem):
+    status, slug, title = 409, "would-lock-out", "Would lock the account out"
+
+
+class InvitationNotPending(Problem):
+    status, slug, title = 409, "invitation-not-pending", "Invitation not pending"
+
+    def __init__(self, detail: str, invitation_status: str) -> None:
+        super().__init__(detail, extensions={"invitation_status": invitation_status})
+
+
+class InvitationEmailMismatch(Problem):
+    status, slug, title = 409, "invitation-email-mismatch", "Invitation email mismatch"
 
 
 class PreconditionFailed(Problem):

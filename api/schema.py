@@ -74,6 +74,14 @@ class Invalid(Exception):
     """A value failed its field's check; the message is what the client reads."""
 
 
+class InvalidFields(Invalid):
+    """Members of a nested object failed their checks; each is reported on its own."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(", ".join(error["field"] for error in errors))
+        self.errors = errors
+
+
 class Field(Protocol):
     def check(self, value: object) -> Any:
         """The clean value, or raise `Invalid`."""
@@ -283,6 +291,25 @@ class Jwk:
 
 
 @dataclass(frozen=True, slots=True)
+class Object:
+    """A nested object with its own schema; its errors are reported as `outer.inner`."""
+
+    schema: Schema
+    description: str = ""
+
+    def check(self, value: object) -> Any:
+        if not isinstance(value, dict):
+            raise Invalid(f"must be an object, got {json_type(value)}")
+        try:
+            return self.schema.validate(value)
+        except ValidationFailed as exc:
+            raise InvalidFields(list(exc.extensions["errors"])) from None
+
+    def json_schema(self) -> dict[str, Any]:
+        return _described(self.schema.json_schema(), self.description, None)
+
+
+@dataclass(frozen=True, slots=True)
 class Schema:
     name: str
     fields: Mapping[str, Field]
@@ -291,11 +318,14 @@ class Schema:
     not_null: frozenset[str] = field(default_factory=frozenset)  # optional, but never null
     # Rules across fields, as JSON Schema (checked in the domain code that owns them).
     rules: tuple[dict[str, Any], ...] = ()
+    # Fields a body may not carry, with why: clearer than "unknown field" for fields that
+    # exist but are fixed for good (an issuer's jurisdiction).
+    fixed: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self, document: Mapping[str, Any]) -> dict[str, Any]:
         """The clean values present in `document`; raises `ValidationFailed` listing each error."""
         errors: list[FieldError] = [
-            {"field": name, "message": "unknown field"}
+            {"field": name, "message": self.fixed.get(name, "unknown field")}
             for name in document
             if name not in self.fields
         ]
@@ -313,6 +343,11 @@ class Schema:
                 continue
             try:
                 clean[name] = spec.check(document[name])
+            except InvalidFields as exc:
+                errors += [
+                    {"field": f"{name}.{error['field']}", "message": error["message"]}
+                    for error in exc.errors
+                ]
             except Invalid as exc:
                 errors.append({"field": name, "message": str(exc)})
         if errors:

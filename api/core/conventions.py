@@ -16,8 +16,10 @@ from typing import Final
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
+from starlette.responses import Response
 
 from api.problems import FieldError, InvalidHeader, InvalidQueryParameter, ValidationFailed
+from shards.idempotency import StoredResponse
 
 DEFAULT_LIMIT: Final = 20
 MAX_LIMIT: Final = 100
@@ -116,3 +118,13 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+def replay(stored: StoredResponse) -> Response:
+    """The stored response to a request made again with its `Idempotency-Key`."""
+    return Response(
+        stored.body,
+        status_code=stored.status,
+        headers={**stored.headers, "Idempotency-Replayed": "true"},
+        media_type="application/json",
+    )

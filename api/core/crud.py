@@ -198,7 +198,7 @@ def handlers(kind: Kind) -> list[Operation]:
                             raise IdempotencyKeyReused(
                                 f"Idempotency-Key {key!r} was used with a different request"
                             )
-                        return _replay(stored)
+                        return conventions.replay(stored)
                 parent = await _parent(ctx, kind, request, tx)
                 created = await ctx.graph.create(
                     tx, kind, ctx.issuer_id, fields, parent=parent, actor=ctx.principal.key_id
@@ -310,15 +310,6 @@ def handlers(kind: Kind) -> list[Operation]:
             )
         )
     return operations
-
-
-def _replay(stored: StoredResponse) -> Response:
-    return Response(
-        stored.body,
-        status_code=stored.status,
-        headers={**stored.headers, "Idempotency-Replayed": "true"},
-        media_type="application/json",
-    )
 
 
 OPERATIONS: Final = [operation for kind in KINDS for operation in handlers(kind)]

@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 
 from api import openapi_accounts
-from api.core import crud
+from api.core import crud, invitations
 from api.core.conventions import SEQUENCE_CURSOR
 from api.core.crud import Operation
-from api.core.kinds import KINDS, Kind
+from api.core.kinds import INVITATION, KINDS, Kind
 from api.openapi_parts import (
     ID_BODY,
     PREFIX_OF_PARAM,
@@ -56,6 +56,8 @@ def document() -> dict[str, Any]:
             schemas[f"{ident}Created"] = _with_secret(schemas[ident])
         schemas[f"{ident}List"] = list_of({"$ref": f"#/components/schemas/{ident}"})
     schemas |= openapi_accounts.schemas()
+    for schema in (invitations.ACCEPT_INVITATION, invitations.REVOKE_INVITATION):
+        schemas[schema.name] = schema.json_schema()
     schemas["EventList"] = list_of({"$ref": "#/components/schemas/Event"})
     return {
         "openapi": "3.1.0",
@@ -150,6 +152,7 @@ def _other_operations() -> list[tuple[str, str, dict[str, Any]]]:
     }
     problems = {s: problem_response(s) for s in ("401", "403", "404", "503")}
     return [
+        *_invitation_actions(),
         (
             f"{crud.ISSUER_PATH}/events",
             "get",
@@ -172,6 +175,64 @@ def _other_operations() -> list[tuple[str, str, dict[str, Any]]]:
             },
         ),
     ]
+
+
+def _invitation_actions() -> list[tuple[str, str, dict[str, Any]]]:
+    sample = _example(INVITATION)
+    closed = {
+        "accept": {
+            **sample,
+            "status": "accepted",
+            "accepted_at": "2026-11-30T09:00:00.000Z",
+            "user_id": f"usr_{SAMPLE_BODY}",
+            "membership_id": f"mem_{SAMPLE_BODY}",
+        },
+        "revoke": {**sample, "status": "revoked", "revoked_at": "2026-11-30T09:00:00.000Z"},
+    }
+    what = {
+        "accept": "The user joins the organization with the invitation's scopes (or the"
+        " organization's default member scopes), within its member limit; the user must"
+        " exist in the issuer and have the invited email address.",
+        "revoke": "The invitation can no longer be accepted.",
+    }
+    schemas = {"accept": invitations.ACCEPT_INVITATION, "revoke": invitations.REVOKE_INVITATION}
+    described = []
+    for operation in invitations.OPERATIONS:
+        request_body: dict[str, Any] = body(schemas[operation.action])
+        if operation.action == "revoke":
+            request_body["required"] = False  # no body at all is fine
+        errors = ("400", "401", "403", "404", "409", "412", "413", "415", "422", "503")
+        described.append(
+            (
+                operation.path,
+                "post",
+                {
+                    "operationId": operation.operation_id,
+                    "summary": operation.summary,
+                    "description": f"Requires the scope `{operation.scope}`. "
+                    + what[operation.action]
+                    + " An invitation that was accepted, revoked or has expired answers 409"
+                    " `invitation-not-pending`.",
+                    "tags": ["Invitations"],
+                    "parameters": [
+                        *path_parameters(operation.path),
+                        idempotency_parameter(),
+                        if_match(),
+                    ],
+                    "requestBody": request_body,
+                    "responses": {
+                        "200": json(
+                            "The invitation, closed.",
+                            {"$ref": "#/components/schemas/OrganizationInvitation"},
+                            closed[operation.action],
+                            etag=True,
+                        ),
+                        **{status: problem_response(status) for status in errors},
+                    },
+                },
+            )
+        )
+    return described
 
 
 def _ident(kind: Kind) -> str:
@@ -202,6 +263,13 @@ def _representation(kind: Kind) -> dict[str, Any]:
         present.add(name)
     if kind.name == "client":
         present.add("grant_types")
+    if kind is INVITATION:  # set when it closes: nullable, so absent while pending
+        properties |= {
+            "accepted_at": {"type": "string", "format": "date-time"},
+            "revoked_at": {"type": "string", "format": "date-time"},
+            "user_id": {"type": "string", "pattern": f"^usr_{ID_BODY}$"},
+            "membership_id": {"type": "string", "pattern": f"^mem_{ID_BODY}$"},
+        }
     properties["created_at"] = {"type": "string", "format": "date-time"}
     properties["updated_at"] = {"type": "string", "format": "date-time"}
     for name in list(properties):

@@ -44,6 +44,7 @@ _FORMAT_PATTERNS: Final = {
         r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
     ),
     "member-id": re.compile(r"^(usr|agt)_[0-9a-hjkmnp-tv-z]{26}$"),
+    "user-id": re.compile(r"^usr_[0-9a-hjkmnp-tv-z]{26}$"),
 }
 # Explicit classes only: `\s` means different things to Python and to JSON Schema (ECMA-262).
 _NOT_BLANK: Final = re.compile(
@@ -62,6 +63,7 @@ _FORMAT_MESSAGES: Final = {
     "e164": "must be an E.164 phone number such as +4930123456",
     "date-time": "must be an RFC 3339 date-time such as 2027-01-31T12:00:00Z",
     "member-id": "must name a user (usr_...) or an agent (agt_...)",
+    "user-id": "must name a user (usr_...)",
 }
 FORMAT_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     **{name: {"pattern": pattern.pattern} for name, pattern in _FORMAT_PATTERNS.items()},

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import internal, openapi
-from api.core import account_keys, crud, events, issuers
+from api.core import account_keys, crud, events, invitations, issuers
 from api.json import json_response
 from api.oauth import discovery
 from api.problems import (
@@ -115,7 +115,7 @@ def routes() -> list[Route]:
                 *ACCOUNT_OPERATIONS,
                 *(
                     (operation.method, operation.path, operation.handler)
-                    for operation in crud.OPERATIONS
+                    for operation in [*crud.OPERATIONS, *invitations.OPERATIONS]
                 ),
             ]
         ),

@@ -46,6 +46,7 @@ REGISTER_ISSUER = Schema(
         "jurisdiction": String(max_length=8),
         "shard_id": String(max_length=40),
         "actor": String(max_length=40),
+        "created_at": String(max_length=40, format="date-time"),
     },
     required=frozenset({"issuer_id", "account_id", "name", "jurisdiction", "shard_id", "actor"}),
 )
@@ -93,6 +94,7 @@ async def register_issuer(request: Request) -> Response:
             fields["jurisdiction"],
             shard,
             name=fields["name"],
+            created_at=fields.get("created_at"),
             actor=fields["actor"],
         )
     except NotFound as exc:

@@ -38,9 +38,6 @@ from shards.records import DirectorySnapshot, Placement, ShardRecord
 log = logging.getLogger("authpi.node")
 
 PEER_TIMEOUT: Final = 5.0
-# `last_used_at` of account keys is accurate to about this; it costs the directory at most one
-# write per key per interval, however busy the key.
-KEY_USAGE_FLUSH_SECONDS: Final = 60.0
 USAGE_BATCH: Final = 500  # keys per call to the primary: well under the body limit
 STARTUP_RETRY_SECONDS: Final = 0.2
 
@@ -149,11 +146,18 @@ class Node:
         jurisdiction: str,
         shard: ShardRecord,
         actor: str,
+        created_at: str,
     ) -> Placement:
         """Record a new issuer's placement in the directory, on the primary."""
         if self.directory is not None:
             placement = await self.directory.register_issuer(
-                issuer_id, account_id, jurisdiction, shard, name=name, actor=actor
+                issuer_id,
+                account_id,
+                jurisdiction,
+                shard,
+                name=name,
+                created_at=created_at,
+                actor=actor,
             )
         else:
             body = {
@@ -163,6 +167,7 @@ class Node:
                 "jurisdiction": jurisdiction,
                 "shard_id": shard.id,
                 "actor": actor,
+                "created_at": created_at,
             }
             response = await self._call_primary("POST", "/_internal/v1/issuers", body)
             if response.status_code == 404:
@@ -212,7 +217,8 @@ class Node:
     # account API keys: when each was last used, batched
 
     def key_used(self, key_id: str) -> None:
-        """Note that a key authenticated a request: memory only, flushed once a minute."""
+        """Note that a key authenticated a request: memory only, flushed on a timer
+        (`key_usage_flush_seconds`, a minute by default)."""
         self._key_usage[key_id] = self.clock.now()
 
     async def flush_key_usage(self) -> None:
@@ -240,7 +246,7 @@ class Node:
 
     async def _flush_usage_forever(self) -> None:
         while True:
-            await asyncio.sleep(KEY_USAGE_FLUSH_SECONDS)
+            await asyncio.sleep(self.settings.key_usage_flush_seconds)
             await self.flush_key_usage()
 
     async def _call_primary(

@@ -8,6 +8,7 @@ AUTHPI_PUBLIC_URL     the URL clients use; issuer URLs are built on it    defaul
 AUTHPI_PEERS          other regions' node addresses, `iad=http://...,fra=http://...`
 AUTHPI_MESH_SECRET    shared secret of node-to-node calls; required with peers
 AUTHPI_DIRECTORY_REFRESH_SECONDS  how often a node pulls the directory    default: 2
+AUTHPI_KEY_USAGE_FLUSH_SECONDS    how often a node reports API key use    default: 60
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8080"
 DEFAULT_DATA_DIR: Final = "data"
 # Bounds how stale a node's copy of placement and API keys can be; a miss refreshes at once.
 DEFAULT_DIRECTORY_REFRESH_SECONDS: Final = 2.0
+# `last_used_at` of account keys is accurate to about this; it costs the directory at most one
+# write per key per interval, however busy the key.
+DEFAULT_KEY_USAGE_FLUSH_SECONDS: Final = 60.0
 MIN_MESH_SECRET_LENGTH: Final = 32  # at least 192 bits when generated as URL-safe base64
 
 
@@ -41,6 +45,7 @@ class Settings:
     peers: Mapping[str, str] = field(default_factory=dict)
     mesh_secret: str | None = None
     directory_refresh_seconds: float = DEFAULT_DIRECTORY_REFRESH_SECONDS
+    key_usage_flush_seconds: float = DEFAULT_KEY_USAGE_FLUSH_SECONDS
 
     @property
     def is_primary(self) -> bool:
@@ -80,6 +85,9 @@ class Settings:
             mesh_secret=secret,
             directory_refresh_seconds=_positive(
                 environ, "AUTHPI_DIRECTORY_REFRESH_SECONDS", DEFAULT_DIRECTORY_REFRESH_SECONDS
+            ),
+            key_usage_flush_seconds=_positive(
+                environ, "AUTHPI_KEY_USAGE_FLUSH_SECONDS", DEFAULT_KEY_USAGE_FLUSH_SECONDS
             ),
         )
 

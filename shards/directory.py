@@ -186,11 +186,20 @@ class Directory:
         shard: ShardRecord,
         *,
         name: str = "",
+        created_at: str | None = None,
         actor: str = SYSTEM_ACTOR,
     ) -> Placement:
-        """Record where a new issuer lives; the caller has checked the jurisdiction."""
+        """Record where a new issuer lives (created when its shard says); the caller has
+        checked the jurisdiction."""
         placement = Placement(
-            issuer_id, account_id, jurisdiction, shard.region, shard.id, 1, "active", self._now()
+            issuer_id,
+            account_id,
+            jurisdiction,
+            shard.region,
+            shard.id,
+            1,
+            "active",
+            created_at or self._now(),
         )
         async with self.database.transaction() as tx:
             if await tx.fetch_one("SELECT 1 FROM accounts WHERE id = ?", (account_id,)) is None:

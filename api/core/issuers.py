@@ -175,7 +175,13 @@ async def create_issuer(request: Request) -> Response:
         raise ServiceUnavailable("the issuer could not be stored; retry") from exc
     try:
         await node.register_issuer(
-            issuer_id, account_id, fields["name"], chosen_jurisdiction, shard_record, key.id
+            issuer_id,
+            account_id,
+            fields["name"],
+            chosen_jurisdiction,
+            shard_record,
+            key.id,
+            issuer.created_at,
         )
     except (PeerError, StorageError) as exc:
         log.error("issuer %s placement failed, withdrawing it: %s", issuer_id, exc)

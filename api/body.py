@@ -44,3 +44,10 @@ def parse_json_object(chunks: bytes) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ValidationFailed([{"field": "$", "message": "the body must be a JSON object"}])
     return document
+
+
+async def read_optional_json_object(request: Request) -> dict[str, Any]:
+    """A JSON object, or `{}` for a request sent with no body at all (an action's POST)."""
+    if "content-type" not in request.headers and not await request.body():
+        return {}
+    return await read_json_object(request)

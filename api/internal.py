@@ -1,7 +1,9 @@
 """Node-to-node endpoints under `/_internal/v1`, authenticated with the mesh secret.
 
-The primary serves the directory's non-personal part to every other node, and records the
-placement of issuers that other regions' nodes create. The public proxy never forwards
+The primary serves the directory's non-personal part to every other node, records the
+placement of issuers that other regions' nodes create, mirrors their names, status and
+settings when they change at home, removes deleted ones, and takes the batched times at
+which nodes saw account API keys used. The public proxy never forwards
 `/_internal/` paths; the mesh secret guards them where a proxy does.
 """
 
@@ -9,18 +11,26 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import asdict
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.body import read_json_object
 from api.json import json_response
-from api.problems import Forbidden, NotFoundProblem, Problem, Unauthenticated
+from api.problems import (
+    Forbidden,
+    NotFoundProblem,
+    Problem,
+    Unauthenticated,
+    ValidationFailed,
+)
 from api.schema import Schema, String
 from ops.placement import PlacementError, check_in_jurisdiction
 from regions import RegionError
 from runtime.node import Node
 from shards.errors import Conflict, NotFound
+from shards.issuers import IssuerConfig
 
 
 class Conflicting(Problem):
@@ -32,11 +42,16 @@ REGISTER_ISSUER = Schema(
     {
         "issuer_id": String(max_length=40),
         "account_id": String(max_length=40),
+        "name": String(max_length=200),
         "jurisdiction": String(max_length=8),
         "shard_id": String(max_length=40),
         "actor": String(max_length=40),
+        "created_at": String(max_length=40, format="date-time"),
     },
-    required=frozenset({"issuer_id", "account_id", "jurisdiction", "shard_id", "actor"}),
+    required=frozenset({"issuer_id", "account_id", "name", "jurisdiction", "shard_id", "actor"}),
+)
+REMOVE_ISSUER = Schema(
+    "IssuerRemoval", {"actor": String(max_length=40)}, required=frozenset({"actor"})
 )
 
 
@@ -78,6 +93,8 @@ async def register_issuer(request: Request) -> Response:
             fields["account_id"],
             fields["jurisdiction"],
             shard,
+            name=fields["name"],
+            created_at=fields.get("created_at"),
             actor=fields["actor"],
         )
     except NotFound as exc:
@@ -145,3 +162,56 @@ async def edge_versions(request: Request) -> Response:
         else:
             versions[issuer_id] = await node.shards.get(placement.shard_id).edge.version(issuer_id)
     return json_response({"versions": versions}, headers={"Cache-Control": "no-store"})
+
+
+async def list_issuer(request: Request) -> Response:
+    """`PUT /_internal/v1/issuers/{issuer_id}`: the issuer as its home shard now has it."""
+    node: Node = request.app.state.node
+    _check_secret(request, node)
+    _primary(node)
+    assert node.directory is not None
+    document = await read_json_object(request)
+    try:
+        issuer = IssuerConfig(**document)
+    except TypeError as exc:
+        raise ValidationFailed([{"field": "$", "message": str(exc)}]) from exc
+    if issuer.id != request.path_params["issuer_id"]:
+        raise ValidationFailed([{"field": "id", "message": "must be the issuer of the path"}])
+    if not await node.directory.list_issuer(issuer):
+        raise NotFoundProblem(f"issuer {issuer.id} not found")
+    return Response(status_code=204)
+
+
+async def remove_issuer(request: Request) -> Response:
+    """`POST /_internal/v1/issuers/{issuer_id}/delete`: stop placing a deleted issuer."""
+    node: Node = request.app.state.node
+    _check_secret(request, node)
+    _primary(node)
+    assert node.directory is not None
+    fields = REMOVE_ISSUER.validate(await read_json_object(request))
+    try:
+        await node.directory.remove_issuer(request.path_params["issuer_id"], actor=fields["actor"])
+    except NotFound as exc:
+        raise NotFoundProblem(str(exc)) from exc
+    return Response(status_code=204)
+
+
+async def record_key_usage(request: Request) -> Response:
+    """`POST /_internal/v1/api_keys/usage`: `{"usage": {key id: time last seen}}`."""
+    node: Node = request.app.state.node
+    _check_secret(request, node)
+    _primary(node)
+    assert node.directory is not None
+    usage = (await read_json_object(request)).get("usage")
+    if not isinstance(usage, dict):
+        raise ValidationFailed([{"field": "usage", "message": "must be an object"}])
+    seen: dict[str, datetime] = {}
+    for key_id, moment in usage.items():
+        try:
+            seen[key_id] = datetime.fromisoformat(str(moment))
+        except ValueError:
+            raise ValidationFailed(
+                [{"field": f"usage.{key_id}", "message": "must be an RFC 3339 time"}]
+            ) from None
+    await node.directory.keys.record_usage(seen)
+    return Response(status_code=204)

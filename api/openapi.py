@@ -7,39 +7,30 @@ in sync, and every node serves it at `/v1/openapi.json`.
 from __future__ import annotations
 
 import sys
-from typing import Any, Final
+from typing import Any
 
 import orjson
 
-from api.core import crud, signing_keys
-from api.core.conventions import ETAG_PATTERN, ID_CURSOR, SEQUENCE_CURSOR
+from api import openapi_accounts, openapi_keys
+from api.core import crud, invitations
+from api.core.conventions import SEQUENCE_CURSOR
 from api.core.crud import Operation
-from api.core.issuers import CREATE_ISSUER
-from api.core.kinds import KINDS, Kind
-from api.schema import Schema
-
-ID_BODY: Final = "[0-9a-hjkmnp-tv-z]{26}"
-SAMPLE_BODY: Final = "01jd8k2v6m4q9x7c3n5b8r2t0w"
-PROBLEM_REF: Final = {"$ref": "#/components/schemas/Problem"}
-READ_ONLY_EXTRAS: Final[dict[str, dict[str, Any]]] = {
-    "membership": {"member_type": {"type": "string", "enum": ["user", "agent"]}},
-    "invitation": {"status": {"type": "string", "enum": ["pending", "accepted", "revoked"]}},
-}
-PREFIX_OF_PARAM: Final = {
-    "account_id": "acct",
-    "issuer_id": "i",
-    **{f"{kind.name}_id": kind.prefix for kind in KINDS},
-}
-ERRORS: Final = {
-    "400": "The body is not JSON.",
-    "401": "No API key, or one that is not valid.",
-    "403": "The key may not do this: account, scope, organization or address.",
-    "404": "No such resource, or not visible to this key.",
-    "413": "The body is over 64 KiB.",
-    "415": "The body is not application/json.",
-    "422": "Invalid fields; `errors` lists each one.",
-    "503": "Storage or a peer is unavailable; retry after `Retry-After`.",
-}
+from api.core.kinds import INVITATION, KINDS, Kind
+from api.openapi_parts import (
+    ID_BODY,
+    PREFIX_OF_PARAM,
+    SAMPLE_BODY,
+    body,
+    conditional,
+    idempotency_parameter,
+    if_match,
+    json,
+    list_of,
+    list_parameters,
+    path_parameters,
+    problem_response,
+    request_example,
+)
 
 
 def document() -> dict[str, Any]:
@@ -49,7 +40,11 @@ def document() -> dict[str, Any]:
         paths.setdefault(operation.path, {})[operation.method.lower()] = _kind_operation(
             operation, operation.kind
         )
-    for path, method, description in [*_other_operations(), *_signing_key_operations()]:
+    for path, method, description in [
+        *_other_operations(),
+        *openapi_accounts.operations(),
+        *openapi_keys.operations(),
+    ]:
         paths.setdefault(path, {})[method] = description
     schemas: dict[str, Any] = {"Problem": _problem_schema(), "Event": _event_schema()}
     for kind in KINDS:
@@ -60,11 +55,12 @@ def document() -> dict[str, Any]:
         schemas[ident] = _representation(kind)
         if kind.secret or kind.name == "verifier":
             schemas[f"{ident}Created"] = _with_secret(schemas[ident])
-        schemas[f"{ident}List"] = _list_of({"$ref": f"#/components/schemas/{ident}"})
-    schemas[CREATE_ISSUER.name] = CREATE_ISSUER.json_schema()
-    schemas["Issuer"] = _issuer_schema()
-    schemas["EventList"] = _list_of({"$ref": "#/components/schemas/Event"})
-    schemas.update(_signing_key_schemas())
+        schemas[f"{ident}List"] = list_of({"$ref": f"#/components/schemas/{ident}"})
+    schemas |= openapi_accounts.schemas()
+    for schema in (invitations.ACCEPT_INVITATION, invitations.REVOKE_INVITATION):
+        schemas[schema.name] = schema.json_schema()
+    schemas["EventList"] = list_of({"$ref": "#/components/schemas/Event"})
+    schemas.update(openapi_keys.schemas())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -90,7 +86,7 @@ def document() -> dict[str, Any]:
 
 def _kind_operation(operation: Operation, kind: Kind) -> dict[str, Any]:
     ident = _ident(kind)
-    parameters = _path_parameters(operation.path)
+    parameters = path_parameters(operation.path)
     description: dict[str, Any] = {
         "operationId": operation.operation_id,
         "summary": operation.summary,
@@ -102,64 +98,44 @@ def _kind_operation(operation: Operation, kind: Kind) -> dict[str, Any]:
     sample = _example(kind)
     errors = ["401", "403", "404", "503"]
     if operation.action == "create":
-        parameters.append(
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "description": "Retry safely: the same key and body replay the first response.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-            }
-        )
-        description["requestBody"] = _body(kind.create)
+        parameters.append(idempotency_parameter())
+        description["requestBody"] = body(kind.create)
         created = {**sample}
         if kind.secret or kind.name == "verifier":
             created["secret"] = f"{kind.prefix}_{SAMPLE_BODY}.s3cr3t-shown-once"
         shown = kind.secret or kind.name == "verifier"
         schema = {"$ref": f"#/components/schemas/{ident}Created"} if shown else ref
-        description["responses"] = {"201": _json("Created.", schema, created, etag=True)}
+        description["responses"] = {"201": json("Created.", schema, created, etag=True)}
         errors += ["400", "409", "413", "415", "422"]
     elif operation.action == "list":
-        parameters += _list_parameters(kind.filters)
+        parameters += list_parameters(kind.filters, enums=kind.filter_values)
         listed = {"object": "list", "data": [sample], "next_cursor": None}
         description["responses"] = {
-            "200": _json("A page.", {"$ref": f"#/components/schemas/{ident}List"}, listed)
+            "200": json("A page.", {"$ref": f"#/components/schemas/{ident}List"}, listed)
         }
-        errors.append("422")
+        errors += ["422", *(["400"] if kind.filter_values else [])]
     elif operation.action == "get":
-        parameters.append(_conditional("If-None-Match", "Answer 304 if this ETag is current."))
+        parameters.append(conditional("If-None-Match", "Answer 304 if this ETag is current."))
         description["responses"] = {
-            "200": _json("The resource.", ref, sample, etag=True),
+            "200": json("The resource.", ref, sample, etag=True),
             "304": {"description": "Not modified."},
         }
     elif operation.action == "update":
-        parameters.append(_if_match())
-        description["requestBody"] = _body(kind.update)
-        description["responses"] = {"200": _json("Updated.", ref, sample, etag=True)}
+        parameters.append(if_match())
+        description["requestBody"] = body(kind.update)
+        description["responses"] = {"200": json("Updated.", ref, sample, etag=True)}
         errors += ["400", "409", "412", "413", "415", "422"]
     else:
         errors += ["400"]
-        parameters.append(_if_match())
+        parameters.append(if_match())
         description["responses"] = {"204": {"description": "Deleted, with what depends on it."}}
         errors.append("412")
     for status in sorted(set(errors)):
-        description["responses"][status] = _problem_response(status)
+        description["responses"][status] = problem_response(status)
     return description
 
 
 def _other_operations() -> list[tuple[str, str, dict[str, Any]]]:
-    issuer_ref = {"$ref": "#/components/schemas/Issuer"}
-    issuer_sample = {
-        "object": "issuer",
-        "id": f"i_{SAMPLE_BODY}",
-        "account_id": f"acct_{SAMPLE_BODY}",
-        "name": "Acme EU",
-        "jurisdiction": "eu",
-        "home_region": "fra",
-        "issuer_url": f"https://id.example.com/i_{SAMPLE_BODY}",
-        "created_at": "2026-11-29T12:00:00.000Z",
-        "updated_at": "2026-11-29T12:00:00.000Z",
-    }
     events_sample = {
         "object": "list",
         "data": [
@@ -176,39 +152,9 @@ def _other_operations() -> list[tuple[str, str, dict[str, Any]]]:
         ],
         "next_cursor": None,
     }
-    issuers = "/v1/accounts/{account_id}/issuers"
-    problems = {s: _problem_response(s) for s in ("401", "403", "404", "503")}
+    problems = {s: problem_response(s) for s in ("401", "403", "404", "503")}
     return [
-        (
-            issuers,
-            "post",
-            {
-                "operationId": "createIssuer",
-                "summary": "Create an issuer",
-                "description": "Requires `issuers:write`. Placed in a region of its jurisdiction,"
-                " nearest to the caller unless `home_region` is given.",
-                "tags": ["Issuers"],
-                "parameters": _path_parameters(issuers),
-                "requestBody": _body(CREATE_ISSUER),
-                "responses": {
-                    "201": _json("Created.", issuer_ref, issuer_sample),
-                    **problems,
-                    **{s: _problem_response(s) for s in ("400", "409", "413", "415", "422")},
-                },
-            },
-        ),
-        (
-            f"{issuers}/{{issuer_id}}",
-            "get",
-            {
-                "operationId": "getIssuer",
-                "summary": "Get an issuer",
-                "description": "Requires `issuers:read`.",
-                "tags": ["Issuers"],
-                "parameters": _path_parameters(f"{issuers}/{{issuer_id}}"),
-                "responses": {"200": _json("The issuer.", issuer_ref, issuer_sample), **problems},
-            },
-        ),
+        *_invitation_actions(),
         (
             f"{crud.ISSUER_PATH}/events",
             "get",
@@ -218,134 +164,83 @@ def _other_operations() -> list[tuple[str, str, dict[str, Any]]]:
                 "description": "Requires `events:read`. The issuer's events in commit order.",
                 "tags": ["Events"],
                 "parameters": [
-                    *_path_parameters(crud.ISSUER_PATH),
-                    *_list_parameters(("type", "subject"), SEQUENCE_CURSOR.pattern),
+                    *path_parameters(crud.ISSUER_PATH),
+                    *list_parameters(("type", "subject"), SEQUENCE_CURSOR.pattern),
                 ],
                 "responses": {
-                    "200": _json(
+                    "200": json(
                         "A page.", {"$ref": "#/components/schemas/EventList"}, events_sample
                     ),
                     **problems,
-                    "422": _problem_response("422"),
+                    "422": problem_response("422"),
                 },
             },
         ),
     ]
 
 
+def _invitation_actions() -> list[tuple[str, str, dict[str, Any]]]:
+    sample = _example(INVITATION)
+    closed = {
+        "accept": {
+            **sample,
+            "status": "accepted",
+            "accepted_at": "2026-11-30T09:00:00.000Z",
+            "user_id": f"usr_{SAMPLE_BODY}",
+            "membership_id": f"mem_{SAMPLE_BODY}",
+        },
+        "revoke": {**sample, "status": "revoked", "revoked_at": "2026-11-30T09:00:00.000Z"},
+    }
+    what = {
+        "accept": "The user joins the organization with the invitation's scopes (or the"
+        " organization's default member scopes), within its member limit; the user must"
+        " exist in the issuer and have the invited email address.",
+        "revoke": "The invitation can no longer be accepted.",
+    }
+    schemas = {"accept": invitations.ACCEPT_INVITATION, "revoke": invitations.REVOKE_INVITATION}
+    described = []
+    for operation in invitations.OPERATIONS:
+        request_body: dict[str, Any] = body(schemas[operation.action])
+        if operation.action == "revoke":
+            request_body["required"] = False  # no body at all is fine
+        errors = ("400", "401", "403", "404", "409", "412", "413", "415", "422", "503")
+        described.append(
+            (
+                operation.path,
+                "post",
+                {
+                    "operationId": operation.operation_id,
+                    "summary": operation.summary,
+                    "description": f"Requires the scope `{operation.scope}`. "
+                    + what[operation.action]
+                    + " An invitation that was accepted, revoked or has expired answers 409"
+                    " `invitation-not-pending`.",
+                    "tags": ["Invitations"],
+                    "parameters": [
+                        *path_parameters(operation.path),
+                        idempotency_parameter(),
+                        if_match(),
+                    ],
+                    "requestBody": request_body,
+                    "responses": {
+                        "200": json(
+                            "The invitation, closed.",
+                            {"$ref": "#/components/schemas/OrganizationInvitation"},
+                            closed[operation.action],
+                            etag=True,
+                        ),
+                        **{status: problem_response(status) for status in errors},
+                    },
+                },
+            )
+        )
+    return described
+
+
 def _ident(kind: Kind) -> str:
     return "".join(a.title.replace(" ", "") for a in crud.ancestry(kind)) + kind.title.replace(
         " ", ""
     )
-
-
-def _path_parameters(path: str) -> list[dict[str, Any]]:
-    parameters = []
-    for part in path.split("/"):
-        if part.startswith("{"):
-            name = part.strip("{}")
-            prefix = PREFIX_OF_PARAM[name]
-            parameters.append(
-                {
-                    "name": name,
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "pattern": f"^{prefix}_{ID_BODY}$"},
-                    "example": f"{prefix}_{SAMPLE_BODY}",
-                }
-            )
-    return parameters
-
-
-def _list_parameters(
-    filters: tuple[str, ...], cursor_pattern: str = ID_CURSOR.pattern
-) -> list[dict[str, Any]]:
-    parameters: list[dict[str, Any]] = [
-        {
-            "name": "limit",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-        },
-        {
-            "name": "cursor",
-            "in": "query",
-            "required": False,
-            "description": "The `next_cursor` of the previous page (opaque).",
-            "schema": {"type": "string", "pattern": cursor_pattern},
-        },
-    ]
-    for name in filters:
-        parameters.append(
-            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-        )
-    return parameters
-
-
-def _conditional(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "header",
-        "required": False,
-        "description": description,
-        "schema": {"type": "string"},
-    }
-
-
-def _if_match() -> dict[str, Any]:
-    return {
-        "name": "If-Match",
-        "in": "header",
-        "required": False,
-        "description": "Refuse with 412 unless this ETag is current (`*`: any version).",
-        "schema": {"type": "string", "pattern": rf"^(\*|{ETAG_PATTERN[1:-1]})$"},
-    }
-
-
-def _body(schema: Schema) -> dict[str, Any]:
-    return {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {"$ref": f"#/components/schemas/{schema.name}"},
-                "example": _request_example(schema),
-            }
-        },
-    }
-
-
-def _json(
-    description: str, schema: dict[str, Any], example: Any, *, etag: bool = False
-) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": schema, "example": example}},
-    }
-    if etag:
-        response["headers"] = {
-            "ETag": {"description": "The resource's version.", "schema": {"type": "string"}}
-        }
-    return response
-
-
-def _problem_response(status: str) -> dict[str, Any]:
-    return {
-        "description": ERRORS.get(status, "See the problem document."),
-        "content": {"application/problem+json": {"schema": PROBLEM_REF}},
-    }
-
-
-def _request_example(schema: Schema) -> dict[str, Any]:
-    example: dict[str, Any] = {}
-    for name, field in schema.fields.items():
-        field_schema = field.json_schema()
-        if "examples" in field_schema:
-            example[name] = field_schema["examples"][0]
-        elif "enum" in field_schema:
-            example[name] = field_schema["enum"][0]
-        elif name in schema.required and field_schema.get("type") == "string":
-            example[name] = "Example"
-    return example
 
 
 def _representation(kind: Kind) -> dict[str, Any]:
@@ -365,11 +260,18 @@ def _representation(kind: Kind) -> dict[str, Any]:
         schema = field.json_schema()
         nullable = name not in present or kind.defaults.get(name, "") is None
         properties[name] = {"anyOf": [schema, {"type": "null"}]} if nullable else schema
-    for name, schema in READ_ONLY_EXTRAS.get(kind.name, {}).items():
-        properties[name] = schema
+    for name, values in kind.read_only.items():
+        properties[name] = {"type": "string", "enum": list(values)}
         present.add(name)
     if kind.name == "client":
         present.add("grant_types")
+    if kind is INVITATION:  # set when it closes: nullable, so absent while pending
+        properties |= {
+            "accepted_at": {"type": "string", "format": "date-time"},
+            "revoked_at": {"type": "string", "format": "date-time"},
+            "user_id": {"type": "string", "pattern": f"^usr_{ID_BODY}$"},
+            "membership_id": {"type": "string", "pattern": f"^mem_{ID_BODY}$"},
+        }
     properties["created_at"] = {"type": "string", "format": "date-time"}
     properties["updated_at"] = {"type": "string", "format": "date-time"}
     for name in list(properties):
@@ -387,7 +289,7 @@ def _example(kind: Kind) -> dict[str, Any]:
     sample: dict[str, Any] = {"object": kind.name, "id": f"{kind.prefix}_{SAMPLE_BODY}"}
     if kind.parent_param is not None:
         sample[kind.parent_param] = f"{PREFIX_OF_PARAM[kind.parent_param]}_{SAMPLE_BODY}"
-    sample |= {**kind.defaults, **_request_example(kind.create)}
+    sample |= {**kind.defaults, **request_example(kind.create)}
     sample |= {"created_at": "2026-11-29T12:00:00.000Z", "updated_at": "2026-11-29T12:00:00.000Z"}
     return sample
 
@@ -399,19 +301,6 @@ def _with_secret(representation: dict[str, Any]) -> dict[str, Any]:
         "description": "Shown once, at creation: store it now. (Null for a public key.)",
     }
     return {**representation, "properties": {**representation["properties"], "secret": secret}}
-
-
-def _list_of(item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {
-            "object": {"const": "list"},
-            "data": {"type": "array", "items": item},
-            "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-        },
-        "required": ["object", "data", "next_cursor"],
-        "additionalProperties": False,
-    }
 
 
 def _problem_schema() -> dict[str, Any]:
@@ -454,180 +343,8 @@ def _event_schema() -> dict[str, Any]:
     }
 
 
-def _issuer_schema() -> dict[str, Any]:
-    text = {"type": "string"}
-    return {
-        "type": "object",
-        "properties": {
-            "object": {"const": "issuer"},
-            "id": {"type": "string", "pattern": f"^i_{ID_BODY}$"},
-            "account_id": {"type": "string", "pattern": f"^acct_{ID_BODY}$"},
-            "name": text,
-            "jurisdiction": text,
-            "home_region": text,
-            "issuer_url": {"type": "string", "format": "uri"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-        },
-        "required": [
-            "object",
-            "id",
-            "account_id",
-            "name",
-            "jurisdiction",
-            "home_region",
-            "issuer_url",
-            "created_at",
-            "updated_at",
-        ],
-        "additionalProperties": False,
-    }
-
-
 def render() -> bytes:
     return orjson.dumps(document(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-
-
-_SAMPLE_KID: Final = "fHcqaD_hQfybKBhuRE15-a3xNHrQAAgm9EsQBasBzYI"
-
-
-def _signing_key_sample(state: str = "active") -> dict[str, Any]:
-    return {
-        "object": "signing_key",
-        "kid": _SAMPLE_KID,
-        "alg": "ES256",
-        "state": state,
-        "public_jwk": {
-            "kty": "EC",
-            "crv": "P-256",
-            "x": "OelBimZreb-_S_0JlMPNpU23j42J3VasKurrFDnP1IU",
-            "y": "8S01KhzC6qnQB55rnrea9FQyoYLDI7ACe6gOkCcGcLk",
-            "kid": _SAMPLE_KID,
-            "alg": "ES256",
-            "use": "sig",
-        },
-        "created_at": "2026-11-29T12:00:00.000Z",
-        "activates_at": "2026-11-29T12:05:10.000Z"
-        if state == "standby"
-        else "2026-11-29T12:00:00.000Z",
-        "retires_at": None,
-        "expires_at": None,
-    }
-
-
-def _signing_key_schemas() -> dict[str, Any]:
-    moment = {"type": ["string", "null"], "format": "date-time"}
-    key = {
-        "type": "object",
-        "required": [
-            "object",
-            "kid",
-            "alg",
-            "state",
-            "public_jwk",
-            "created_at",
-            "activates_at",
-            "retires_at",
-            "expires_at",
-        ],
-        "properties": {
-            "object": {"const": "signing_key"},
-            "kid": {"type": "string", "description": "RFC 7638 thumbprint of the key."},
-            "alg": {"type": "string", "enum": list(signing_keys.SIGNING_ALGS)},
-            "state": {
-                "type": "string",
-                "enum": ["standby", "active", "retired", "expired"],
-                "description": "standby: published, not signing yet; retired: no longer"
-                " signing, published until `expires_at`.",
-            },
-            "public_jwk": {"type": "object", "description": "As published in the JWKS."},
-            "created_at": {"type": "string", "format": "date-time"},
-            "activates_at": {"type": "string", "format": "date-time"},
-            "retires_at": moment,
-            "expires_at": moment,
-        },
-        "additionalProperties": False,
-    }
-    return {
-        signing_keys.ROTATE.name: signing_keys.ROTATE.json_schema(),
-        "SigningKey": key,
-        "SigningKeyList": _list_of({"$ref": "#/components/schemas/SigningKey"}),
-        "SigningKeyRotationResult": {
-            "type": "object",
-            "required": ["object", "key", "retired"],
-            "properties": {
-                "object": {"const": "signing_key_rotation"},
-                "key": {"$ref": "#/components/schemas/SigningKey"},
-                "retired": {"type": "array", "items": {"$ref": "#/components/schemas/SigningKey"}},
-            },
-            "additionalProperties": False,
-        },
-    }
-
-
-def _signing_key_operations() -> list[tuple[str, str, dict[str, Any]]]:
-    base = f"{crud.ISSUER_PATH}/signing_keys"
-    problems = {s: _problem_response(s) for s in ("401", "403", "404", "503")}
-    rotation = {
-        "object": "signing_key_rotation",
-        "key": _signing_key_sample("standby"),
-        "retired": [],
-    }
-    return [
-        (
-            base,
-            "get",
-            {
-                "operationId": "listSigningKeys",
-                "summary": "List signing keys",
-                "description": "Requires `issuers:read`. Every key in the issuer's JWKS.",
-                "tags": ["Signing keys"],
-                "parameters": _path_parameters(crud.ISSUER_PATH),
-                "responses": {
-                    "200": _json(
-                        "The keys.",
-                        {"$ref": "#/components/schemas/SigningKeyList"},
-                        {"object": "list", "data": [_signing_key_sample()], "next_cursor": None},
-                    ),
-                    **problems,
-                },
-            },
-        ),
-        (
-            f"{base}/rotate",
-            "post",
-            {
-                "operationId": "rotateSigningKey",
-                "summary": "Rotate a signing key",
-                "description": "Requires `issuers:write`. The new key is published at once and"
-                " signs after every JWKS cache has seen it, unless `immediate`; the keys it"
-                " replaces stay published until every token they signed has expired."
-                " Emits `signing_key.rotated`.",
-                "tags": ["Signing keys"],
-                "parameters": [
-                    *_path_parameters(crud.ISSUER_PATH),
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "description": "Retry safely: the same key and body replay the first"
-                        " response.",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                    },
-                ],
-                "requestBody": _body(signing_keys.ROTATE),
-                "responses": {
-                    "201": _json(
-                        "Rotated.",
-                        {"$ref": "#/components/schemas/SigningKeyRotationResult"},
-                        rotation,
-                    ),
-                    **problems,
-                    **{s: _problem_response(s) for s in ("400", "409", "413", "415", "422")},
-                },
-            },
-        ),
-    ]
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     Problem                        any error the Core API answers with
     ├── MalformedJson          400 the body is not JSON
     ├── InvalidHeader          400 a header this API reads is malformed (If-Match, ...)
+    ├── InvalidQueryParameter  400 a list filter outside its values; `parameter` names it
     ├── Unauthenticated        401 no API key, or one that is not valid
     ├── Forbidden              403 the key may not do this (account, scope, address)
     ├── NotFoundProblem        404 no such resource, or not visible to this key
@@ -10,6 +11,10 @@
     ├── ConflictProblem        409 a uniqueness rule: that email, that member, already there
     ├── LimitReachedProblem    409 the organization's member limit
     ├── NoShardProblem         409 no active shard in the regions the issuer may live in
+    ├── ApiKeyRevoked          409 a revoked account API key cannot change or come back
+    ├── LockoutProblem         409 the account would have no key left that manages keys
+    ├── InvitationNotPending   409 the invitation was accepted, revoked, or has expired
+    ├── InvitationEmailMismatch 409 the user's email is not the one invited
     ├── PreconditionFailed     412 `If-Match` names a version that is no longer current
     ├── PayloadTooLarge        413
     ├── UnsupportedMediaType   415 the body is not `application/json`
@@ -78,6 +83,16 @@ class InvalidHeader(Problem):
     status, slug, title = 400, "invalid-header", "Invalid header"
 
 
+class InvalidQueryParameter(Problem):
+    status, slug, title = 400, "invalid-query-parameter", "Invalid query parameter"
+
+    def __init__(self, parameter: str, allowed: Sequence[str]) -> None:
+        super().__init__(
+            f"{parameter} must be one of: {', '.join(allowed)}",
+            extensions={"parameter": parameter, "allowed": list(allowed)},
+        )
+
+
 class Unauthenticated(Problem):
     status, slug, title = 401, "unauthenticated", "Unauthenticated"
 
@@ -107,6 +122,25 @@ class NoShardProblem(Problem):
 
 class LimitReachedProblem(Problem):
     status, slug, title = 409, "member-limit-reached", "Member limit reached"
+
+
+class ApiKeyRevoked(Problem):
+    status, slug, title = 409, "api-key-revoked", "API key revoked"
+
+
+class LockoutProblem(Problem):
+    status, slug, title = 409, "would-lock-out", "Would lock the account out"
+
+
+class InvitationNotPending(Problem):
+    status, slug, title = 409, "invitation-not-pending", "Invitation not pending"
+
+    def __init__(self, detail: str, invitation_status: str) -> None:
+        super().__init__(detail, extensions={"invitation_status": invitation_status})
+
+
+class InvitationEmailMismatch(Problem):
+    status, slug, title = 409, "invitation-email-mismatch", "Invitation email mismatch"
 
 
 class PreconditionFailed(Problem):

@@ -44,6 +44,7 @@ _FORMAT_PATTERNS: Final = {
         r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
     ),
     "member-id": re.compile(r"^(usr|agt)_[0-9a-hjkmnp-tv-z]{26}$"),
+    "user-id": re.compile(r"^usr_[0-9a-hjkmnp-tv-z]{26}$"),
 }
 # Explicit classes only: `\s` means different things to Python and to JSON Schema (ECMA-262).
 _NOT_BLANK: Final = re.compile(
@@ -62,6 +63,7 @@ _FORMAT_MESSAGES: Final = {
     "e164": "must be an E.164 phone number such as +4930123456",
     "date-time": "must be an RFC 3339 date-time such as 2027-01-31T12:00:00Z",
     "member-id": "must name a user (usr_...) or an agent (agt_...)",
+    "user-id": "must name a user (usr_...)",
 }
 FORMAT_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     **{name: {"pattern": pattern.pattern} for name, pattern in _FORMAT_PATTERNS.items()},
@@ -72,6 +74,14 @@ FORMAT_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
 
 class Invalid(Exception):
     """A value failed its field's check; the message is what the client reads."""
+
+
+class InvalidFields(Invalid):
+    """Members of a nested object failed their checks; each is reported on its own."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(", ".join(error["field"] for error in errors))
+        self.errors = errors
 
 
 class Field(Protocol):
@@ -283,6 +293,25 @@ class Jwk:
 
 
 @dataclass(frozen=True, slots=True)
+class Object:
+    """A nested object with its own schema; its errors are reported as `outer.inner`."""
+
+    schema: Schema
+    description: str = ""
+
+    def check(self, value: object) -> Any:
+        if not isinstance(value, dict):
+            raise Invalid(f"must be an object, got {json_type(value)}")
+        try:
+            return self.schema.validate(value)
+        except ValidationFailed as exc:
+            raise InvalidFields(list(exc.extensions["errors"])) from None
+
+    def json_schema(self) -> dict[str, Any]:
+        return _described(self.schema.json_schema(), self.description, None)
+
+
+@dataclass(frozen=True, slots=True)
 class Schema:
     name: str
     fields: Mapping[str, Field]
@@ -291,11 +320,14 @@ class Schema:
     not_null: frozenset[str] = field(default_factory=frozenset)  # optional, but never null
     # Rules across fields, as JSON Schema (checked in the domain code that owns them).
     rules: tuple[dict[str, Any], ...] = ()
+    # Fields a body may not carry, with why: clearer than "unknown field" for fields that
+    # exist but are fixed for good (an issuer's jurisdiction).
+    fixed: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self, document: Mapping[str, Any]) -> dict[str, Any]:
         """The clean values present in `document`; raises `ValidationFailed` listing each error."""
         errors: list[FieldError] = [
-            {"field": name, "message": "unknown field"}
+            {"field": name, "message": self.fixed.get(name, "unknown field")}
             for name in document
             if name not in self.fields
         ]
@@ -313,6 +345,11 @@ class Schema:
                 continue
             try:
                 clean[name] = spec.check(document[name])
+            except InvalidFields as exc:
+                errors += [
+                    {"field": f"{name}.{error['field']}", "message": error["message"]}
+                    for error in exc.errors
+                ]
             except Invalid as exc:
                 errors.append({"field": name, "message": str(exc)})
         if errors:

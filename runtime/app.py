@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import internal, openapi
-from api.core import crud, events, issuers, signing_keys
+from api.core import account_keys, crud, events, invitations, issuers, signing_keys
 from api.json import json_response
 from api.oauth import endpoints as oauth
 from api.oauth.errors import OAuthError, oauth_error_response
@@ -112,8 +112,6 @@ def routes() -> list[Route]:
     return [
         Route("/health", health, methods=["GET"]),
         Route("/v1/openapi.json", openapi_document, methods=["GET"]),
-        Route("/v1/accounts/{account_id}/issuers", issuers.create_issuer, methods=["POST"]),
-        Route("/v1/accounts/{account_id}/issuers/{issuer_id}", issuers.get_issuer, methods=["GET"]),
         Route(
             "/{issuer_id}/.well-known/openid-configuration",
             oauth.openid_configuration,
@@ -128,7 +126,15 @@ def routes() -> list[Route]:
         Route("/{issuer_id}/token", oauth.token, methods=["POST"]),
         Route("/{issuer_id}/introspect", oauth.introspect, methods=["POST"]),
         Route("/{issuer_id}/revoke", oauth.revoke, methods=["POST"]),
-        *_by_path(crud.OPERATIONS),
+        *_by_path(
+            [
+                *ACCOUNT_OPERATIONS,
+                *(
+                    (operation.method, operation.path, operation.handler)
+                    for operation in [*crud.OPERATIONS, *invitations.OPERATIONS]
+                ),
+            ]
+        ),
         Route(f"{crud.ISSUER_PATH}/events", events.list_events, methods=["GET"]),
         Route(f"{crud.ISSUER_PATH}/signing_keys", signing_keys.list_keys, methods=["GET"]),
         Route(f"{crud.ISSUER_PATH}/signing_keys/rotate", signing_keys.rotate, methods=["POST"]),
@@ -137,14 +143,31 @@ def routes() -> list[Route]:
         Route("/_internal/v1/edge/changed", internal.edge_changed, methods=["POST"]),
         Route("/_internal/v1/edge/versions", internal.edge_versions, methods=["POST"]),
         Route("/_internal/v1/edge/{issuer_id}", internal.edge_snapshot, methods=["GET"]),
+        Route("/_internal/v1/issuers/{issuer_id}", internal.list_issuer, methods=["PUT"]),
+        Route("/_internal/v1/issuers/{issuer_id}/delete", internal.remove_issuer, methods=["POST"]),
+        Route("/_internal/v1/api_keys/usage", internal.record_key_usage, methods=["POST"]),
     ]
 
 
-def _by_path(operations: list[crud.Operation]) -> list[Route]:
+ACCOUNT_OPERATIONS: list[tuple[str, str, crud.Handler]] = [
+    ("POST", issuers.COLLECTION, issuers.create_issuer),
+    ("GET", issuers.COLLECTION, issuers.list_issuers),
+    ("GET", issuers.ITEM, issuers.get_issuer),
+    ("PATCH", issuers.ITEM, issuers.update_issuer),
+    ("DELETE", issuers.ITEM, issuers.delete_issuer),
+    ("POST", account_keys.COLLECTION, account_keys.create_api_key),
+    ("GET", account_keys.COLLECTION, account_keys.list_api_keys),
+    ("GET", account_keys.ITEM, account_keys.get_api_key),
+    ("PATCH", account_keys.ITEM, account_keys.update_api_key),
+    ("DELETE", account_keys.ITEM, account_keys.revoke_api_key),
+]
+
+
+def _by_path(operations: list[tuple[str, str, crud.Handler]]) -> list[Route]:
     """One route per path, so a 405 answers with every method the path has in `Allow`."""
     table: dict[str, dict[str, crud.Handler]] = {}
-    for operation in operations:
-        table.setdefault(operation.path, {})[operation.method] = operation.handler
+    for method, path, handler in operations:
+        table.setdefault(path, {})[method] = handler
     routes = []
     for path, handlers in table.items():
 

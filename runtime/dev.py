@@ -43,6 +43,7 @@ class Mesh:
     port: int = DEFAULT_PORT
     primary: str | None = None
     refresh_seconds: float = 1.0
+    key_usage_flush_seconds: float = 60.0
     nodes: dict[str, GranianProcess] = field(default_factory=dict)
     proxy: GranianProcess | None = None
 
@@ -88,6 +89,7 @@ class Mesh:
                     "AUTHPI_MESH_SECRET": secret,
                     "AUTHPI_KEY_ENCRYPTION_KEY": kek,
                     "AUTHPI_DIRECTORY_REFRESH_SECONDS": str(self.refresh_seconds),
+                    "AUTHPI_KEY_USAGE_FLUSH_SECONDS": str(self.key_usage_flush_seconds),
                 },
             )
         self.proxy = GranianProcess(

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, Final
 
 import httpx
 import orjson
@@ -27,15 +30,17 @@ from runtime.replica import (
     ReplicaUnavailable,
 )
 from runtime.settings import Settings
-from shards.clock import Clock
+from shards.clock import Clock, rfc3339
 from shards.directory import Directory
 from shards.errors import Conflict, NotFound, StorageUnavailable
+from shards.issuers import IssuerConfig
 from shards.keys import Sealer, local_key
 from shards.records import DirectorySnapshot, Placement, ShardRecord
 
 log = logging.getLogger("authpi.node")
 
 PEER_TIMEOUT: Final = 5.0
+USAGE_BATCH: Final = 500  # keys per call to the primary: well under the body limit
 STARTUP_RETRY_SECONDS: Final = 0.2
 
 
@@ -61,6 +66,8 @@ class Node:
         self.shards = LocalShards(settings.data_dir, settings.region, clock, self.sealer)
         self._refresher: asyncio.Task[None] | None = None
         self.edge = EdgeCache(self)
+        self._flusher: asyncio.Task[None] | None = None
+        self._key_usage: dict[str, datetime] = {}
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock, http: httpx.AsyncClient) -> Node:
@@ -79,6 +86,7 @@ class Node:
             await node.replica.refresh()
         node._refresher = asyncio.create_task(node._refresh_forever())
         node.edge.start()
+        node._flusher = asyncio.create_task(node._flush_usage_forever())
         return node
 
     @property
@@ -87,10 +95,12 @@ class Node:
 
     async def stop(self) -> None:
         await self.edge.stop()
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
+        for task in (self._refresher, self._flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.flush_key_usage()
         await self.shards.close()
         if self.directory is not None:
             await self.directory.close()
@@ -135,39 +145,127 @@ class Node:
         return placement
 
     async def register_issuer(
-        self, issuer_id: str, account_id: str, jurisdiction: str, shard: ShardRecord, actor: str
+        self,
+        issuer_id: str,
+        account_id: str,
+        name: str,
+        jurisdiction: str,
+        shard: ShardRecord,
+        actor: str,
+        created_at: str,
     ) -> Placement:
         """Record a new issuer's placement in the directory, on the primary."""
         if self.directory is not None:
             placement = await self.directory.register_issuer(
-                issuer_id, account_id, jurisdiction, shard, actor=actor
+                issuer_id,
+                account_id,
+                jurisdiction,
+                shard,
+                name=name,
+                created_at=created_at,
+                actor=actor,
             )
         else:
-            placement = await self._register_remotely(
-                issuer_id, account_id, jurisdiction, shard, actor
-            )
-        with contextlib.suppress(ReplicaUnavailable):
-            await self.replica.refresh()
+            body = {
+                "issuer_id": issuer_id,
+                "account_id": account_id,
+                "name": name,
+                "jurisdiction": jurisdiction,
+                "shard_id": shard.id,
+                "actor": actor,
+                "created_at": created_at,
+            }
+            response = await self._call_primary("POST", "/_internal/v1/issuers", body)
+            if response.status_code == 404:
+                raise NotFound("account", account_id)
+            if response.status_code == 409:
+                raise Conflict(response.text)
+            if response.status_code != 201:
+                raise PeerError(
+                    f"the primary refused the registration: HTTP {response.status_code}"
+                )
+            placement = Placement(**orjson.loads(response.content))
+        await self.refresh_replica()
         return placement
 
-    async def _register_remotely(
-        self, issuer_id: str, account_id: str, jurisdiction: str, shard: ShardRecord, actor: str
-    ) -> Placement:
+    async def list_issuer(self, issuer: IssuerConfig) -> None:
+        """Mirror an issuer's name, status and settings in the directory, on the primary;
+        `NotFound` when the directory no longer places it."""
+        if self.directory is not None:
+            listed = await self.directory.list_issuer(issuer)
+        else:
+            path = f"/_internal/v1/issuers/{issuer.id}"
+            response = await self._call_primary("PUT", path, asdict(issuer))
+            if response.status_code not in (204, 404):
+                raise PeerError(f"the primary refused the listing: HTTP {response.status_code}")
+            listed = response.status_code == 204
+        if not listed:
+            raise NotFound("issuer", issuer.id)
+
+    async def remove_issuer(self, issuer_id: str, actor: str) -> None:
+        """Take an issuer out of the directory's placement, on the primary."""
+        if self.directory is not None:
+            await self.directory.remove_issuer(issuer_id, actor=actor)
+            return
+        path = f"/_internal/v1/issuers/{issuer_id}/delete"
+        response = await self._call_primary("POST", path, {"actor": actor})
+        if response.status_code == 404:
+            raise NotFound("issuer", issuer_id)
+        if response.status_code != 204:
+            raise PeerError(f"the primary refused the removal: HTTP {response.status_code}")
+
+    async def refresh_replica(self) -> None:
+        """Pull the directory now, after a change this node asked for; a failure leaves the
+        timer to catch up."""
+        with contextlib.suppress(ReplicaUnavailable, StorageUnavailable):
+            await self.replica.refresh()
+
+    # account API keys: when each was last used, batched
+
+    def key_used(self, key_id: str) -> None:
+        """Note that a key authenticated a request: memory only, flushed on a timer
+        (`key_usage_flush_seconds`, a minute by default)."""
+        self._key_usage[key_id] = self.clock.now()
+
+    async def flush_key_usage(self) -> None:
+        """Hand the noted key uses to the directory (on the primary); kept for the next flush
+        if the primary cannot be reached."""
+        usage, self._key_usage = self._key_usage, {}
+        if not usage:
+            return
+        try:
+            if self.directory is not None:
+                await self.directory.keys.record_usage(usage)
+                return
+            items = sorted(usage.items())
+            for start in range(0, len(items), USAGE_BATCH):
+                batch = {key: rfc3339(seen) for key, seen in items[start : start + USAGE_BATCH]}
+                response = await self._call_primary(
+                    "POST", "/_internal/v1/api_keys/usage", {"usage": batch}
+                )
+                if response.status_code != 204:
+                    raise PeerError(f"the primary refused key usage: HTTP {response.status_code}")
+        except (PeerError, StorageUnavailable) as exc:
+            log.warning("key usage not recorded, kept for the next flush: %s", exc)
+            for key, seen in usage.items():
+                self._key_usage.setdefault(key, seen)
+
+    async def _flush_usage_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.key_usage_flush_seconds)
+            await self.flush_key_usage()
+
+    async def _call_primary(
+        self, method: str, path: str, body: Mapping[str, Any]
+    ) -> httpx.Response:
         primary_url = self.settings.primary_url
         assert primary_url is not None
         assert self.settings.mesh_secret is not None
         try:
-            response = await self.http.post(
-                f"{primary_url}/_internal/v1/issuers",
-                content=orjson.dumps(
-                    {
-                        "issuer_id": issuer_id,
-                        "account_id": account_id,
-                        "jurisdiction": jurisdiction,
-                        "shard_id": shard.id,
-                        "actor": actor,
-                    }
-                ),
+            return await self.http.request(
+                method,
+                f"{primary_url}{path}",
+                content=orjson.dumps(body),
                 headers={
                     "Authorization": f"Bearer {self.settings.mesh_secret}",
                     "Content-Type": "application/json",
@@ -176,11 +274,3 @@ class Node:
             )
         except httpx.HTTPError as exc:
             raise PeerError(f"the primary region could not be reached: {exc}") from exc
-        if response.status_code == 404:
-            raise NotFound("account", account_id)
-        if response.status_code == 409:
-            raise Conflict(response.text)
-        if response.status_code != 201:
-            raise PeerError(f"the primary refused the registration: HTTP {response.status_code}")
-        document = orjson.loads(response.content)
-        return Placement(**document)

@@ -11,6 +11,7 @@ AUTHPI_DIRECTORY_REFRESH_SECONDS  how often a node pulls the directory    defaul
 AUTHPI_KEY_ENCRYPTION_KEY  32 bytes, base64url: seals issuers' private signing keys at rest;
                       the same on every node; required with peers. A single node without it
                       generates one into its data directory on first start.
+AUTHPI_KEY_USAGE_FLUSH_SECONDS    how often a node reports API key use    default: 60
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8080"
 DEFAULT_DATA_DIR: Final = "data"
 # Bounds how stale a node's copy of placement and API keys can be; a miss refreshes at once.
 DEFAULT_DIRECTORY_REFRESH_SECONDS: Final = 2.0
+# `last_used_at` of account keys is accurate to about this; it costs the directory at most one
+# write per key per interval, however busy the key.
+DEFAULT_KEY_USAGE_FLUSH_SECONDS: Final = 60.0
 MIN_MESH_SECRET_LENGTH: Final = 32  # at least 192 bits when generated as URL-safe base64
 
 
@@ -47,6 +51,7 @@ class Settings:
     mesh_secret: str | None = None
     directory_refresh_seconds: float = DEFAULT_DIRECTORY_REFRESH_SECONDS
     key_encryption_key: bytes | None = field(default=None, repr=False)
+    key_usage_flush_seconds: float = DEFAULT_KEY_USAGE_FLUSH_SECONDS
 
     @property
     def is_primary(self) -> bool:
@@ -94,6 +99,9 @@ class Settings:
                 environ, "AUTHPI_DIRECTORY_REFRESH_SECONDS", DEFAULT_DIRECTORY_REFRESH_SECONDS
             ),
             key_encryption_key=kek,
+            key_usage_flush_seconds=_positive(
+                environ, "AUTHPI_KEY_USAGE_FLUSH_SECONDS", DEFAULT_KEY_USAGE_FLUSH_SECONDS
+            ),
         )
 
 

@@ -14,10 +14,13 @@ from typing import Final
 import orjson
 
 from shards import schema
+from shards.account_keys import AccountKeyStore
 from shards.clock import Clock, rfc3339
-from shards.database import Database, Row, Transaction
+from shards.database import Database, Row
 from shards.errors import Conflict, NotFound
+from shards.idempotency import IdempotencyStore
 from shards.ids import new_id
+from shards.issuers import IssuerConfig
 from shards.outbox import SYSTEM_ACTOR, Outbox
 from shards.records import (
     Account,
@@ -27,7 +30,6 @@ from shards.records import (
     Placement,
     ShardRecord,
 )
-from shards.secrets import digest, new_secret
 
 DIRECTORY_FILE: Final = "directory.db"
 ALL_SCOPES: Final = ("*",)
@@ -38,6 +40,8 @@ class Directory:
         self.database = database
         self._clock = clock
         self._outbox = Outbox(database, clock)
+        self.keys = AccountKeyStore(database, self._outbox, clock)
+        self.idempotency = IdempotencyStore(clock)
 
     @classmethod
     async def open(cls, data_dir: Path, clock: Clock) -> Directory:
@@ -73,9 +77,7 @@ class Directory:
                 actor=actor,
                 account_id=account.id,
             )
-            issued = await self._insert_api_key(
-                tx, account.id, "first key", ALL_SCOPES, (), None, actor=actor
-            )
+            _, issued = await self.keys.insert(tx, account.id, "first key", ALL_SCOPES, actor=actor)
         return account, issued
 
     async def create_api_key(
@@ -89,29 +91,36 @@ class Directory:
         actor: str = SYSTEM_ACTOR,
     ) -> IssuedApiKey:
         async with self.database.transaction() as tx:
-            if await tx.fetch_one("SELECT 1 FROM accounts WHERE id = ?", (account_id,)) is None:
-                raise NotFound("account", account_id)
-            return await self._insert_api_key(
+            _, issued = await self.keys.insert(
                 tx,
                 account_id,
                 name,
-                tuple(scopes),
-                tuple(ip_allowlist),
-                expires_at,
+                scopes,
+                ip_allowlist=ip_allowlist,
+                expires_at=expires_at,
                 actor=actor,
             )
+        return issued
 
     async def revoke_api_keys_named(
         self, account_id: str, name: str, *, actor: str = SYSTEM_ACTOR
     ) -> int:
-        """Revoke every active key of an account with this name; return how many."""
+        """Revoke every active key of an account with this name; return how many.
+
+        An operator's tool: it may revoke the account's last managing key on purpose.
+        """
         async with self.database.transaction() as tx:
             rows = await tx.fetch_all(
                 "SELECT id FROM api_keys WHERE account_id = ? AND name = ? AND status = 'active'",
                 (account_id, name),
             )
+            now = self._now()
             for row in rows:
-                await tx.execute("UPDATE api_keys SET status = 'revoked' WHERE id = ?", (row[0],))
+                await tx.execute(
+                    "UPDATE api_keys SET status = 'revoked', version = version + 1,"
+                    " updated_at = ? WHERE id = ?",
+                    (now, row[0]),
+                )
                 await self._outbox.record(
                     tx,
                     "api_key.revoked",
@@ -121,54 +130,6 @@ class Directory:
                     account_id=account_id,
                 )
             return len(rows)
-
-    async def _insert_api_key(
-        self,
-        tx: Transaction,
-        account_id: str,
-        name: str,
-        scopes: tuple[str, ...],
-        ip_allowlist: tuple[str, ...],
-        expires_at: str | None,
-        *,
-        actor: str,
-    ) -> IssuedApiKey:
-        secret = new_secret()
-        key = ApiKey(
-            id=new_id("key"),
-            account_id=account_id,
-            name=name,
-            digest=digest(secret),
-            scopes=scopes,
-            ip_allowlist=ip_allowlist,
-            expires_at=expires_at,
-            status="active",
-            created_at=self._now(),
-        )
-        await tx.execute(
-            "INSERT INTO api_keys (id, account_id, name, digest, scopes, ip_allowlist,"
-            " expires_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                key.id,
-                account_id,
-                name,
-                key.digest,
-                _json(scopes),
-                _json(ip_allowlist),
-                expires_at,
-                key.status,
-                key.created_at,
-            ),
-        )
-        await self._outbox.record(
-            tx,
-            "api_key.created",
-            key.id,
-            {"id": key.id, "account_id": account_id, "name": name, "scopes": list(scopes)},
-            actor=actor,
-            account_id=account_id,
-        )
-        return IssuedApiKey(key, secret)
 
     async def accounts(self) -> list[Account]:
         rows = await self.database.fetch_all("SELECT * FROM accounts ORDER BY id")
@@ -224,26 +185,38 @@ class Directory:
         jurisdiction: str,
         shard: ShardRecord,
         *,
+        name: str = "",
+        created_at: str | None = None,
         actor: str = SYSTEM_ACTOR,
     ) -> Placement:
-        """Record where a new issuer lives; the caller has checked the jurisdiction."""
+        """Record where a new issuer lives (created when its shard says); the caller has
+        checked the jurisdiction."""
         placement = Placement(
-            issuer_id, account_id, jurisdiction, shard.region, shard.id, 1, "active", self._now()
+            issuer_id,
+            account_id,
+            jurisdiction,
+            shard.region,
+            shard.id,
+            1,
+            "active",
+            created_at or self._now(),
         )
         async with self.database.transaction() as tx:
             if await tx.fetch_one("SELECT 1 FROM accounts WHERE id = ?", (account_id,)) is None:
                 raise NotFound("account", account_id)
             await tx.execute(
-                "INSERT INTO issuers (id, account_id, jurisdiction, home_region, shard_id, epoch,"
-                " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO issuers (id, account_id, name, jurisdiction, home_region, shard_id,"
+                " epoch, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     placement.issuer_id,
                     account_id,
+                    name,
                     jurisdiction,
                     placement.home_region,
                     placement.shard_id,
                     placement.epoch,
                     placement.status,
+                    placement.created_at,
                     placement.created_at,
                 ),
             )
@@ -287,6 +260,66 @@ class Directory:
             )
         return placement
 
+    async def list_issuer(self, issuer: IssuerConfig) -> bool:
+        """Mirror what the Core API lists of an issuer (name, status, settings, version) from
+        its home shard; an older version than the one mirrored changes nothing. The status
+        is part of the placement every node replicates, so a disabled issuer stops resolving
+        for edge work. False when the directory has no such issuer."""
+        async with self.database.transaction() as tx:
+            if await tx.fetch_one("SELECT 1 FROM issuers WHERE id = ?", (issuer.id,)) is None:
+                return False
+            await tx.execute(
+                "UPDATE issuers SET name = ?, status = ?, settings = ?, version = ?,"
+                " updated_at = ? WHERE id = ? AND version <= ?",
+                (
+                    issuer.name,
+                    issuer.status,
+                    orjson.dumps(dict(issuer.stored_settings)).decode(),
+                    issuer.version,
+                    issuer.updated_at,
+                    issuer.id,
+                    issuer.version,
+                ),
+            )
+        return True
+
+    async def remove_issuer(self, issuer_id: str, *, actor: str = SYSTEM_ACTOR) -> Placement:
+        """Take an issuer out of placement, so it resolves nowhere; `issuer.deleted` records it
+        here, since the issuer's own shard keeps nothing of it."""
+        async with self.database.transaction() as tx:
+            row = await tx.fetch_one("SELECT * FROM issuers WHERE id = ?", (issuer_id,))
+            if row is None:
+                raise NotFound("issuer", issuer_id)
+            placement = Placement.from_row(row)
+            await tx.execute("DELETE FROM issuers WHERE id = ?", (issuer_id,))
+            await self._outbox.record(
+                tx,
+                "issuer.deleted",
+                issuer_id,
+                {**_placement_data(placement), "name": row["name"]},
+                actor=actor,
+                account_id=placement.account_id,
+                issuer_id=issuer_id,
+            )
+        return placement
+
+    async def issuer_page(
+        self, account_id: str, *, after: str | None, limit: int, status: str | None = None
+    ) -> list[IssuerConfig]:
+        """An account's issuers as the directory lists them, in id (creation) order."""
+        clauses, params = ["account_id = ?"], [account_id]
+        if after is not None:
+            clauses.append("id > ?")
+            params.append(after)
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        rows = await self.database.fetch_all(
+            f"SELECT * FROM issuers WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
+            [*params, limit],
+        )
+        return [IssuerConfig.from_row(row) for row in rows]
+
     async def placements(self, account_id: str | None = None) -> list[Placement]:
         if account_id is None:
             rows = await self.database.fetch_all("SELECT * FROM issuers ORDER BY id")
@@ -325,10 +358,6 @@ class Directory:
             shards={row["id"]: ShardRecord.from_row(row) for row in shards},
             issuers={row["id"]: Placement.from_row(row) for row in issuers},
         )
-
-
-def _json(values: tuple[str, ...]) -> str:
-    return orjson.dumps(list(values)).decode()
 
 
 def _api_key(row: Row) -> ApiKey:

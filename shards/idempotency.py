@@ -1,5 +1,8 @@
 """Stored responses of POSTs made with an `Idempotency-Key`, kept at least `RETENTION`.
 
+Each shard has the table for the identity graph's creates, and the directory has one for
+account-level creates (account API keys).
+
 The lookup and the store run inside the same write transaction as the create they guard:
 all writes to a shard are serialized, so ten concurrent requests with one key create one
 resource and the other nine read its stored response.
@@ -18,6 +21,22 @@ from shards.clock import Clock, rfc3339
 from shards.database import Transaction
 
 RETENTION: Final = timedelta(hours=48)  # the contract says at least 24 h; keep a margin
+
+SCHEMA: Final = (
+    """
+    CREATE TABLE idempotency_keys (
+        scope       TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status      INTEGER NOT NULL,
+        headers     TEXT NOT NULL,
+        body        BLOB NOT NULL,
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (scope, key)
+    ) STRICT, WITHOUT ROWID
+    """,
+    "CREATE INDEX idempotency_by_age ON idempotency_keys (created_at)",
+)
 
 
 @dataclass(frozen=True, slots=True)

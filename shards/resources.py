@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import orjson
 
+from shards import idempotency
 from shards.clock import Clock, rfc3339
 from shards.database import Database, Row, Transaction
 from shards.errors import NotFound, StorageError
@@ -48,19 +49,7 @@ SCHEMA: Final = (
     CREATE UNIQUE INDEX unique_group_member
     ON resources (parent_id, json_extract(data, '$.member_id')) WHERE kind = 'group_member'
     """,
-    """
-    CREATE TABLE idempotency_keys (
-        scope       TEXT NOT NULL,
-        key         TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        status      INTEGER NOT NULL,
-        headers     TEXT NOT NULL,
-        body        BLOB NOT NULL,
-        created_at  TEXT NOT NULL,
-        PRIMARY KEY (scope, key)
-    ) STRICT, WITHOUT ROWID
-    """,
-    "CREATE INDEX idempotency_by_age ON idempotency_keys (created_at)",
+    *idempotency.SCHEMA,
 )
 
 
@@ -69,6 +58,7 @@ class VersionMismatch(StorageError):
 
     def __init__(self, resource_id: str, expected: int, actual: int) -> None:
         super().__init__(f"{resource_id} is at version {actual}, not {expected}")
+        self.resource_id = resource_id
         self.actual = actual
 
 

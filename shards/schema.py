@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from shards import edge, outbox, resources
+from shards import edge, idempotency, outbox, resources
 from shards.migrations import Migration
 
 _REPLICATED: Final = ("accounts", "api_keys", "shards", "issuers")
@@ -85,6 +85,29 @@ DIRECTORY: Final = (
             "INSERT INTO directory_version (id, version) VALUES (1, 1)",
             *outbox.SCHEMA,
             *_version_triggers(),
+        ),
+    ),
+    Migration(
+        2,
+        "key versions, issuer names, settings and versions, idempotency keys",
+        (
+            "ALTER TABLE api_keys ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+            "ALTER TABLE api_keys ADD COLUMN updated_at TEXT NOT NULL DEFAULT ''",
+            "UPDATE api_keys SET updated_at = created_at",
+            # Names of issuers are not personal data: the directory lists them at the primary.
+            # Issuers created before this migration show an empty name until they change.
+            "ALTER TABLE issuers ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE issuers ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE issuers ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+            "ALTER TABLE issuers ADD COLUMN updated_at TEXT NOT NULL DEFAULT ''",
+            "UPDATE issuers SET updated_at = created_at",
+            # Nodes need placement and status, not names or settings: only those move the
+            # version every node compares.
+            "DROP TRIGGER issuers_update_version",
+            "CREATE TRIGGER issuers_update_version AFTER UPDATE OF account_id, jurisdiction,"
+            " home_region, shard_id, epoch, status ON issuers"
+            " BEGIN UPDATE directory_version SET version = version + 1; END",
+            *idempotency.SCHEMA,
         ),
     ),
 )

@@ -1,6 +1,7 @@
 """Who is calling an issuer's Core API, and what they may reach.
 
-Account API keys are checked at any node from the directory replica. Organization API keys
+Account API keys are checked at any node from the directory replica; each use is noted in
+memory and reaches the key's `last_used_at` with the node's next flush. Organization API keys
 live in the issuer's shard, so they are checked at the home node: elsewhere the request is
 replayed home first (it is home work anyway). Whatever fails, unknown ids and other accounts'
 issuers look the same: 401 for a key, 404 for an issuer.
@@ -8,11 +9,20 @@ issuers look the same: 401 for a key, 404 for an issuer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from api.auth import INVALID_KEY, WILDCARD_SCOPE, allowed, check_account_key, credentials
+from api.auth import (
+    INVALID_KEY,
+    WILDCARD_SCOPE,
+    allowed,
+    authenticate,
+    authorize,
+    check_account_key,
+    credentials,
+)
 from api.problems import Forbidden, NotFoundProblem, Unauthenticated
 from runtime.node import Node
 from runtime.routing import ensure_region
@@ -33,20 +43,44 @@ class Principal:
         if WILDCARD_SCOPE not in self.scopes and scope not in self.scopes:
             raise Forbidden(f"this API key lacks the scope {scope}", extensions={"scope": scope})
 
-    def grantable(self, scopes: list[str]) -> None:
-        """A key may give another key only scopes it holds itself."""
+    def beyond(self, scopes: Iterable[str]) -> list[str]:
+        """The scopes among `scopes` that this key does not hold."""
         if WILDCARD_SCOPE in self.scopes:
-            return
-        beyond = sorted(set(scopes) - set(self.scopes))
+            return []
+        return sorted(set(scopes) - set(self.scopes))
+
+    def grantable(self, scopes: Iterable[str]) -> None:
+        """A key may give another key only scopes it holds itself."""
+        beyond = self.beyond(scopes)
         if beyond:
             raise Forbidden(
                 f"this API key cannot grant scopes it does not hold: {', '.join(beyond)}"
+            )
+
+    def manageable(self, key_id: str, scopes: Iterable[str]) -> None:
+        """A key may change or revoke only keys that hold no scope it lacks: a narrower key
+        cannot lock a wider one out."""
+        beyond = self.beyond(scopes)
+        if beyond:
+            raise Forbidden(
+                f"this API key cannot manage {key_id}, which holds scopes it does not:"
+                f" {', '.join(beyond)}"
             )
 
     def reach(self, organization_id: str | None) -> None:
         """An org key may act only on paths under its own organization."""
         if self.organization_id is not None and organization_id != self.organization_id:
             raise Forbidden(f"this organization API key can only manage {self.organization_id}")
+
+
+async def account_principal(request: Request, node: Node, account_id: str, scope: str) -> Principal:
+    """Authenticate an account API key holding `scope` for a call on the account itself."""
+    key = await authenticate(
+        request, node.replica, now=node.clock.now(), client_ip=node.client_ip(request)
+    )
+    authorize(key, account_id, scope)
+    node.key_used(key.id)
+    return Principal(key.id, key.account_id, key.scopes)
 
 
 async def issuer_principal(
@@ -72,6 +106,7 @@ async def issuer_principal(
     )
     if key.account_id != account_id:
         raise Forbidden(f"this API key cannot act on account {account_id}")
+    node.key_used(key.id)
     if placement is None or placement.account_id != account_id:
         raise NotFoundProblem(f"issuer {issuer_id} not found in account {account_id}")
     ensure_region(placement.home_region, node.region)

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
+from starlette.responses import Response
 
-from api.problems import FieldError, InvalidHeader, ValidationFailed
+from api.problems import FieldError, InvalidHeader, InvalidQueryParameter, ValidationFailed
+from shards.idempotency import StoredResponse
 
 DEFAULT_LIMIT: Final = 20
 MAX_LIMIT: Final = 100
@@ -40,12 +42,18 @@ def etag(version: int) -> str:
 
 
 def list_query(
-    params: QueryParams, filters: Iterable[str], *, cursor: re.Pattern[str] = ID_CURSOR
+    params: QueryParams,
+    filters: Iterable[str],
+    *,
+    cursor: re.Pattern[str] = ID_CURSOR,
+    enums: Mapping[str, tuple[str, ...]] | None = None,
 ) -> ListQuery:
     """`limit`, `cursor` and the named filters; every other query parameter is an error.
 
     A cursor is the position of the last item returned (clients treat it as opaque). Any
-    well-formed cursor is meaningful: the page starts after that position.
+    well-formed cursor is meaningful: the page starts after that position. A filter with a
+    fixed set of values (`enums`) refuses any other value with a 400 naming the parameter,
+    rather than answering an empty page for a typo.
     """
     allowed = {"limit", "cursor", *filters}
     errors: list[FieldError] = [
@@ -68,6 +76,10 @@ def list_query(
     if errors:
         raise ValidationFailed(errors)
     chosen = {name: params[name] for name in filters if name in params}
+    for name, value in chosen.items():
+        allowed_values = (enums or {}).get(name)
+        if allowed_values is not None and value not in allowed_values:
+            raise InvalidQueryParameter(name, allowed_values)
     return ListQuery(limit, after, chosen)
 
 
@@ -106,3 +118,13 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+def replay(stored: StoredResponse) -> Response:
+    """The stored response to a request made again with its `Idempotency-Key`."""
+    return Response(
+        stored.body,
+        status_code=stored.status,
+        headers={**stored.headers, "Idempotency-Replayed": "true"},
+        media_type="application/json",
+    )

@@ -18,10 +18,12 @@ from api.core import conventions
 from api.core.access import Principal, issuer_principal
 from api.core.graph import (
     Created,
+    EmailMismatch,
     Graph,
     GraphError,
     LimitReached,
     Missing,
+    NotPending,
     Stale,
     Taken,
     Unacceptable,
@@ -31,6 +33,8 @@ from api.json import json_response
 from api.problems import (
     ConflictProblem,
     IdempotencyKeyReused,
+    InvitationEmailMismatch,
+    InvitationNotPending,
     LimitReachedProblem,
     NotFoundProblem,
     PreconditionFailed,
@@ -110,7 +114,7 @@ def represent(kind: Kind, resource: Resource, created: Created | None = None) ->
     return body
 
 
-async def _context(request: Request, kind: Kind, write: bool) -> Context:
+async def context(request: Request, kind: Kind, write: bool) -> Context:
     node: Node = request.app.state.node
     params = request.path_params
     principal, placement = await issuer_principal(
@@ -126,7 +130,7 @@ async def _context(request: Request, kind: Kind, write: bool) -> Context:
     return Context(node, shard, graph, principal, placement.issuer_id)
 
 
-async def _parent(
+async def find_parent(
     ctx: Context, kind: Kind, request: Request, tx: Transaction | None
 ) -> Resource | None:
     """Check every ancestor named in the path exists and contains the next; return the last."""
@@ -145,8 +149,8 @@ async def _parent(
     return parent
 
 
-async def _item(ctx: Context, kind: Kind, request: Request, tx: Transaction | None) -> Resource:
-    parent = await _parent(ctx, kind, request, tx)
+async def find_item(ctx: Context, kind: Kind, request: Request, tx: Transaction | None) -> Resource:
+    parent = await find_parent(ctx, kind, request, tx)
     item_id = request.path_params[item_param(kind)]
     if not is_id(item_id, kind.prefix):
         raise NotFoundProblem(f"{kind.title.lower()} {item_id} not found")
@@ -159,7 +163,7 @@ async def _item(ctx: Context, kind: Kind, request: Request, tx: Transaction | No
     return resource
 
 
-def _problem(exc: GraphError) -> Problem:
+def graph_problem(exc: GraphError) -> Problem:
     if isinstance(exc, Missing):
         return NotFoundProblem(str(exc))
     if isinstance(exc, Taken):
@@ -170,6 +174,10 @@ def _problem(exc: GraphError) -> Problem:
         return PreconditionFailed(str(exc), headers={"ETag": conventions.etag(exc.version)})
     if isinstance(exc, Unacceptable):
         return ValidationFailed([{"field": exc.field, "message": exc.message}])
+    if isinstance(exc, NotPending):
+        return InvitationNotPending(str(exc), exc.status)
+    if isinstance(exc, EmailMismatch):
+        return InvitationEmailMismatch(str(exc))
     raise AssertionError(f"unmapped graph error {exc!r}")
 
 
@@ -181,7 +189,7 @@ def handlers(kind: Kind) -> list[Operation]:
     prefix = "".join(a.title.replace(" ", "") for a in ancestry(kind))
 
     async def create(request: Request) -> Response:
-        ctx = await _context(request, kind, write=True)
+        ctx = await context(request, kind, write=True)
         key = conventions.idempotency_key(request)
         raw = await read_json_body(request)
         fields = kind.create.validate(parse_json_object(raw))
@@ -198,8 +206,8 @@ def handlers(kind: Kind) -> list[Operation]:
                             raise IdempotencyKeyReused(
                                 f"Idempotency-Key {key!r} was used with a different request"
                             )
-                        return _replay(stored)
-                parent = await _parent(ctx, kind, request, tx)
+                        return conventions.replay(stored)
+                parent = await find_parent(ctx, kind, request, tx)
                 created = await ctx.graph.create(
                     tx, kind, ctx.issuer_id, fields, parent=parent, actor=ctx.principal.key_id
                 )
@@ -214,17 +222,17 @@ def handlers(kind: Kind) -> list[Operation]:
                         tx, scope, key, StoredResponse(print_, 201, headers, orjson.dumps(kept))
                     )
         except GraphError as exc:
-            raise _problem(exc) from exc
+            raise graph_problem(exc) from exc
         except StorageError as exc:
             raise ServiceUnavailable(f"the {noun} could not be stored; retry") from exc
         return json_response(body, status_code=201, headers=headers)
 
     async def list_(request: Request) -> Response:
-        ctx = await _context(request, kind, write=False)
-        query = conventions.list_query(request.query_params, kind.filters)
+        ctx = await context(request, kind, write=False)
+        query = conventions.list_query(request.query_params, kind.filters, enums=kind.filter_values)
         if "email" in query.filters:  # stored lowercased: compared without case
             query.filters["email"] = query.filters["email"].lower()
-        parent = await _parent(ctx, kind, request, None)
+        parent = await find_parent(ctx, kind, request, None)
         page = await ctx.shard.resources.page(
             ctx.issuer_id,
             kind.name,
@@ -244,19 +252,19 @@ def handlers(kind: Kind) -> list[Operation]:
         )
 
     async def read(request: Request) -> Response:
-        ctx = await _context(request, kind, write=False)
-        resource = await _item(ctx, kind, request, None)
+        ctx = await context(request, kind, write=False)
+        resource = await find_item(ctx, kind, request, None)
         tag = conventions.etag(resource.version)
         if conventions.not_modified(request, tag):
             return Response(status_code=304, headers={"ETag": tag})
         return json_response(represent(kind, resource), headers={"ETag": tag})
 
     async def update(request: Request) -> Response:
-        ctx = await _context(request, kind, write=True)
+        ctx = await context(request, kind, write=True)
         fields = kind.update.validate(parse_json_object(await read_json_body(request)))
         try:
             async with ctx.shard.database.transaction() as tx:
-                resource = await _item(ctx, kind, request, tx)
+                resource = await find_item(ctx, kind, request, tx)
                 expected = conventions.expected_version(request)
                 updated = await ctx.graph.update_checked(
                     tx,
@@ -267,22 +275,22 @@ def handlers(kind: Kind) -> list[Operation]:
                     actor=ctx.principal.key_id,
                 )
         except GraphError as exc:
-            raise _problem(exc) from exc
+            raise graph_problem(exc) from exc
         return json_response(
             represent(kind, updated), headers={"ETag": conventions.etag(updated.version)}
         )
 
     async def delete(request: Request) -> Response:
-        ctx = await _context(request, kind, write=True)
+        ctx = await context(request, kind, write=True)
         try:
             async with ctx.shard.database.transaction() as tx:
-                resource = await _item(ctx, kind, request, tx)
+                resource = await find_item(ctx, kind, request, tx)
                 expected = conventions.expected_version(request)
                 await ctx.graph.delete(
                     tx, kind, resource, expected_version=expected, actor=ctx.principal.key_id
                 )
         except GraphError as exc:
-            raise _problem(exc) from exc
+            raise graph_problem(exc) from exc
         return Response(status_code=204)
 
     read_scope, write_scope = f"{kind.scope}:read", f"{kind.scope}:write"
@@ -310,15 +318,6 @@ def handlers(kind: Kind) -> list[Operation]:
             )
         )
     return operations
-
-
-def _replay(stored: StoredResponse) -> Response:
-    return Response(
-        stored.body,
-        status_code=stored.status,
-        headers={**stored.headers, "Idempotency-Replayed": "true"},
-        media_type="application/json",
-    )
 
 
 OPERATIONS: Final = [operation for kind in KINDS for operation in handlers(kind)]

@@ -8,7 +8,9 @@ change, its cascades and all their events commit together or not at all. No HTTP
     ├── Taken           a uniqueness rule (email, membership) refused it
     ├── LimitReached    the organization's member limit is reached
     ├── Stale           the resource changed since the version the caller named
-    └── Unacceptable    fields that are valid alone but not together
+    ├── Unacceptable    fields that are valid alone but not together
+    ├── NotPending      the invitation was accepted, revoked, or has expired
+    └── EmailMismatch   the user accepting an invitation is not the one invited
 """
 
 from __future__ import annotations
@@ -76,6 +78,16 @@ class Unacceptable(GraphError):
         super().__init__(f"{field} {message}")
         self.field = field
         self.message = message
+
+
+class NotPending(GraphError):
+    def __init__(self, invitation_id: str, status: str) -> None:
+        super().__init__(f"invitation {invitation_id} is {status}, no longer pending")
+        self.status = status
+
+
+class EmailMismatch(GraphError):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +172,12 @@ class Graph:
                 data.pop(name, None)
         if kind is CLIENT:
             data = _prepare_client(data)
+        if kind is INVITATION and data != resource.data:
+            self._check_pending(resource, expected_version, expiry_matters=False)
+        if data == resource.data:  # nothing changes: no new version, no event
+            if expected_version is not None and expected_version != resource.version:
+                raise Stale(resource.id, resource.version)
+            return resource
         try:
             updated = await self.store.update(tx, resource, data, expected_version=expected_version)
         except VersionMismatch as exc:
@@ -211,6 +229,72 @@ class Graph:
             await self._emit_named(tx, f"{event_prefix(dependant)}.deleted", dependant, actor)
         await self.store.delete(tx, resource)
         await self._emit(tx, kind, "deleted", resource, actor)
+
+    async def accept_invitation(
+        self,
+        tx: Transaction,
+        invitation: Resource,
+        organization: Resource,
+        user_id: str,
+        *,
+        expected_version: int | None,
+        actor: str,
+    ) -> tuple[Resource, Resource]:
+        """The invited user joins with the invitation's scopes (or the organization's defaults):
+        `membership.created` and `invitation.accepted` commit together, within the member
+        limit. The user must exist in the issuer and have the invited email address, so an
+        invitation cannot be redeemed by someone it was not sent to."""
+        self._check_pending(invitation, expected_version)
+        try:
+            user = await self.store.find(tx, invitation.issuer_id, "user", user_id)
+        except NotFound:
+            raise Missing("user", user_id) from None
+        if user.data.get("email") != invitation.data["email"]:
+            raise EmailMismatch(
+                f"user {user_id} does not have the invited email address; the invitation is"
+                f" for {invitation.data['email']}"
+            )
+        fields: dict[str, Any] = {"member_id": user_id}
+        if "scopes" in invitation.data:
+            fields["scopes"] = invitation.data["scopes"]
+        membership = await self.create(
+            tx, MEMBERSHIP, invitation.issuer_id, fields, parent=organization, actor=actor
+        )
+        accepted = await self._close(
+            tx,
+            invitation,
+            "accepted",
+            actor,
+            user_id=user_id,
+            membership_id=membership.resource.id,
+        )
+        return accepted, membership.resource
+
+    async def revoke_invitation(
+        self, tx: Transaction, invitation: Resource, *, expected_version: int | None, actor: str
+    ) -> Resource:
+        self._check_pending(invitation, expected_version)
+        return await self._close(tx, invitation, "revoked", actor)
+
+    def _check_pending(
+        self, invitation: Resource, expected_version: int | None, *, expiry_matters: bool = True
+    ) -> None:
+        if expected_version is not None and expected_version != invitation.version:
+            raise Stale(invitation.id, invitation.version)
+        status = str(invitation.data.get("status", "pending"))
+        if status != "pending":
+            raise NotPending(invitation.id, status)
+        expires_at = invitation.data.get("expires_at")
+        if expiry_matters and expires_at is not None and expires_at <= rfc3339(self._clock.now()):
+            raise NotPending(invitation.id, "expired")
+
+    async def _close(
+        self, tx: Transaction, invitation: Resource, status: str, actor: str, **facts: str
+    ) -> Resource:
+        data = {**invitation.data, "status": status, f"{status}_at": rfc3339(self._clock.now())}
+        closed = await self.store.update(tx, invitation, {**data, **facts})
+        await self._emit_named(tx, f"invitation.{status}", closed, actor)
+        return closed
 
     async def _dependants(self, tx: Transaction, kind: Kind, resource: Resource) -> list[Resource]:
         """What goes with a resource, innermost first."""

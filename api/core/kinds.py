@@ -25,6 +25,8 @@ STATUS_EVENTS: Final = {
     ("client", "active"): "client.enabled",
 }
 
+INVITATION_STATUSES: Final = ("pending", "accepted", "revoked")
+
 SCOPE_ITEM: Final = String(
     "An OAuth scope.", max_length=100, format="scope", example="tickets:read"
 )
@@ -60,6 +62,8 @@ class Kind:
     unique: Mapping[str, str] = field(default_factory=dict)  # index name -> what is taken
     updatable: bool = True
     title: str = ""
+    # Fields the API sets itself, with their values (they are never in a request body).
+    read_only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def update(self) -> Schema:
@@ -70,6 +74,18 @@ class Kind:
     @property
     def parent_param(self) -> str | None:
         return f"{self.parent}_id" if self.parent else None
+
+    @property
+    def filter_values(self) -> dict[str, tuple[str, ...]]:
+        """The filters that take one of a fixed set of values, with those values."""
+        values: dict[str, tuple[str, ...]] = {}
+        for name in self.filters:
+            spec = self.create.fields.get(name)
+            if isinstance(spec, String) and spec.enum is not None:
+                values[name] = spec.enum
+            elif name in self.read_only:
+                values[name] = self.read_only[name]
+        return values
 
 
 USER: Final = Kind(
@@ -179,6 +195,7 @@ MEMBERSHIP: Final = Kind(
     immutable=frozenset({"member_id"}),
     defaults={"metadata": {}, "status": "active"},
     filters=("member_id", "status"),
+    read_only={"member_type": ("user", "agent")},
     unique={"unique_membership": "this member already belongs to the organization"},
 )
 
@@ -201,6 +218,7 @@ INVITATION: Final = Kind(
     immutable=frozenset({"email"}),
     defaults={"status": "pending"},
     filters=("email", "status"),
+    read_only={"status": INVITATION_STATUSES},
 )
 
 GROUP: Final = Kind(

@@ -10,6 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from runtime.app import create_app
+from runtime.node import Node
 from runtime.settings import Settings
 from shards.directory import Directory
 from shards.records import ShardRecord
@@ -27,6 +28,7 @@ class Install:
     other_account_id: str
     other_token: str
     shard: ShardRecord
+    node: Node
 
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.token}"}
@@ -68,4 +70,5 @@ async def install(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Install]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://fra.test") as client:
-            yield Install(client, tmp_path, account_id, token, other_id, other_token, shard)
+            node = app.state.node
+            yield Install(client, tmp_path, account_id, token, other_id, other_token, shard, node)

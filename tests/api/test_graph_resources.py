@@ -578,6 +578,28 @@ async def test_an_immutable_field_cannot_be_patched(issuer: Issuer) -> None:
     assert response.json() == invalid(("type", "unknown field"))
 
 
+@pytest.mark.parametrize("body", [{}, {"name": "Ada"}, {"name": "Ada", "status": "active"}])
+async def test_a_patch_that_changes_nothing_keeps_the_version_and_emits_nothing(
+    issuer: Issuer, body: dict[str, Any]
+) -> None:
+    user = await issuer.user("ada@example.com", name="Ada")
+    before = events(issuer.install)
+    response = await issuer.patch(f"/users/{user['id']}", body, headers={"If-Match": '"1"'})
+    assert (response.status_code, response.json()) == (200, user)
+    assert response.headers["etag"] == '"1"'
+    assert events(issuer.install) == before
+
+
+async def test_a_patch_that_changes_nothing_still_checks_if_match(issuer: Issuer) -> None:
+    user = await issuer.user("ada@example.com", name="Ada")
+    await issuer.patch(f"/users/{user['id']}", {"name": "Ada L."})
+    response = await issuer.patch(
+        f"/users/{user['id']}", {"name": "Ada L."}, headers={"If-Match": '"1"'}
+    )
+    assert response.status_code == 412
+    assert response.headers["etag"] == '"2"'
+
+
 async def test_a_null_resets_an_optional_field_to_its_default(issuer: Issuer) -> None:
     org = await issuer.organization("Acme", member_limit=5, metadata={"plan": "pro"})
     response = await issuer.patch(
@@ -673,6 +695,46 @@ async def test_lists_filter_by_email_and_status(issuer: Issuer) -> None:
     assert active["next_cursor"] is not None
     nobody = (await issuer.get("/users", params={"email": "zed@example.com"})).json()
     assert nobody["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "name", "allowed"),
+    [
+        ("/users", {"status": "Blocked"}, "status", ["active", "blocked"]),
+        ("/clients", {"type": "m3m"}, "type", ["m2m", "web", "spa", "native"]),
+        (
+            "/organizations",
+            {"org_type": "corp", "status": "active"},
+            "org_type",
+            ["business", "education", "government", "nonprofit", "personal", "other"],
+        ),
+    ],
+)
+async def test_a_filter_value_outside_its_values_is_a_400_naming_it(
+    issuer: Issuer, path: str, params: dict[str, str], name: str, allowed: list[str]
+) -> None:
+    response = await issuer.get(path, params=params)
+    assert response.status_code == 400
+    assert response.json() == problem(
+        "invalid-query-parameter",
+        "Invalid query parameter",
+        400,
+        f"{name} must be one of: {', '.join(allowed)}",
+        parameter=name,
+        allowed=allowed,
+    )
+
+
+async def test_invitations_filter_by_the_status_the_api_sets(issuer: Issuer) -> None:
+    org = await issuer.organization("Acme")
+    path = f"/organizations/{org['id']}/invitations"
+    invitation = await issuer.create(path, {"email": "bob@example.com"})
+    pending = (await issuer.get(path, params={"status": "pending"})).json()
+    assert [item["id"] for item in pending["data"]] == [invitation["id"]]
+    assert (await issuer.get(path, params={"status": "accepted"})).json()["data"] == []
+    response = await issuer.get(path, params={"status": "expired"})
+    assert response.status_code == 400
+    assert response.json()["parameter"] == "status"
 
 
 async def test_the_email_filter_ignores_case_as_emails_do(issuer: Issuer) -> None:

@@ -37,3 +37,16 @@ def test_every_operation_has_an_id_a_summary_and_examples() -> None:
             examples += [parameter.get("example") for parameter in operation["parameters"]]
             assert any(example is not None for example in examples), (method, path)
     assert len(ids) == len(set(ids))
+
+
+def test_every_core_api_route_is_in_the_document() -> None:
+    import orjson
+
+    from runtime.app import routes
+
+    documented = orjson.loads(render())["paths"]
+    for route in routes():
+        if not route.path.startswith("/v1/accounts/"):
+            continue
+        methods = {m.lower() for m in route.methods or ()} - {"head"}
+        assert methods <= set(documented.get(route.path, {})), route.path

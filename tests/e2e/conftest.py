@@ -18,6 +18,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mesh, Boots
         data_root=tmp_path_factory.mktemp("mesh"),
         port=free_port(),
         refresh_seconds=0.5,
+        key_usage_flush_seconds=0.5,
     )
     bootstrap = mesh.bootstrap()
     mesh.start(os.environ)

@@ -86,3 +86,9 @@ def test_invalid_settings_name_the_variable_and_the_fix(
     with pytest.raises(SettingsError) as caught:
         Settings.from_environ(environ)
     assert str(caught.value).startswith(message)
+
+
+def test_key_usage_is_reported_once_a_minute_unless_told() -> None:
+    assert Settings.from_environ({"FLY_REGION": "fra"}).key_usage_flush_seconds == 60.0
+    environ = {"FLY_REGION": "fra", "AUTHPI_KEY_USAGE_FLUSH_SECONDS": "0.5"}
+    assert Settings.from_environ(environ).key_usage_flush_seconds == 0.5

@@ -20,9 +20,11 @@ import asyncio
 import base64
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
@@ -74,19 +76,20 @@ class EdgeUnavailable(Exception):
 class KeyMaterial:
     """One published key: verifies always, signs when it has the private half."""
 
-    __slots__ = ("_private", "_public", "activates_at", "alg", "expires_at", "kid", "retires_at")
+    __slots__ = ("_private", "_public", "activates", "alg", "expires", "kid", "retires")
 
     def __init__(self, entry: Mapping[str, Any], private_jwk: Mapping[str, Any] | None) -> None:
         self.kid: str = entry["kid"]
         self.alg: str = entry["alg"]
-        self.activates_at: str = entry["activates_at"]
-        self.retires_at: str | None = entry["retires_at"]
-        self.expires_at: str | None = entry["expires_at"]
+        # instants as POSIX seconds: compared on every request, so no parsing there
+        self.activates: float = _seconds(entry["activates_at"])
+        self.retires: float = _seconds(entry["retires_at"])
+        self.expires: float = _seconds(entry["expires_at"])
         self._public: Any = _import(entry["public_jwk"]).public_key
         self._private: Any = _import(private_jwk).private_key if private_jwk else None
 
-    def signs_at(self, now: str) -> bool:
-        return self.activates_at <= now and (self.retires_at is None or self.retires_at > now)
+    def signs_at(self, now: float) -> bool:
+        return self.activates <= now < self.retires
 
     def sign(self, data: bytes) -> bytes:
         key = self._private
@@ -119,6 +122,11 @@ class KeyMaterial:
         return True
 
 
+def _seconds(moment: str | None) -> float:
+    """An RFC 3339 instant as POSIX seconds; None (never) as infinity."""
+    return math.inf if moment is None else datetime.fromisoformat(moment).timestamp()
+
+
 def _import(jwk: Mapping[str, Any]) -> ECKey | RSAKey | OKPKey:
     kty = jwk.get("kty")
     if kty == "EC":
@@ -144,7 +152,8 @@ class IssuerEdge:
     public_jwks: Mapping[str, Mapping[str, Any]]
     shard_id: str | None = None  # the local shard, when the issuer is homed on this node
     validated_at: float = field(default_factory=time.monotonic)
-    _jwks: tuple[str, bytes] | None = None
+    _jwks: tuple[float, bytes] | None = None
+    _signers: dict[str, tuple[float, float, KeyMaterial | None]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, document: Mapping[str, Any], base_url: str, sealer: Sealer) -> IssuerEdge:
@@ -167,33 +176,40 @@ class IssuerEdge:
             public_jwks={entry["kid"]: entry["public_jwk"] for entry in document["keys"]},
         )
 
-    def signer(self, alg: str, now: str) -> KeyMaterial | None:
-        """The key that signs `alg` now: the most recently activated one."""
+    def signer(self, alg: str, now: float) -> KeyMaterial | None:
+        """The key that signs `alg` now: the most recently activated one (cached until the
+        next instant a key activates or retires)."""
+        cached = self._signers.get(alg)
+        if cached is not None and cached[0] <= now < cached[1]:
+            return cached[2]
         best = None
         for key in self.keys.values():
             if (
                 key.alg == alg
                 and key.signs_at(now)
-                and (best is None or key.activates_at > best.activates_at)
+                and (best is None or key.activates > best.activates)
             ):
                 best = key
+        instants = [t for key in self.keys.values() for t in (key.activates, key.retires)]
+        until = min((t for t in instants if t > now), default=math.inf)
+        since = max((t for t in instants if t <= now), default=-math.inf)
+        self._signers[alg] = (since, until, best)
         return best
 
-    def published(self, kid: str, now: str) -> KeyMaterial | None:
+    def published(self, kid: str, now: float) -> KeyMaterial | None:
         key = self.keys.get(kid)
-        if key is None or (key.expires_at is not None and key.expires_at <= now):
+        if key is None or key.expires <= now:
             return None
         return key
 
-    def jwks(self, now: str) -> bytes:
+    def jwks(self, now: float) -> bytes:
         """The JWKS document, rebuilt only when a key has left it since the last build."""
         cached = self._jwks
         if cached is not None and cached[0] > now:
             return cached[1]
-        live = [k for k in self.keys.values() if k.expires_at is None or k.expires_at > now]
+        live = [k for k in self.keys.values() if k.expires > now]
         body = orjson.dumps({"keys": [self.public_jwks[k.kid] for k in live]})
-        until = min((k.expires_at for k in live if k.expires_at), default="9999")
-        self._jwks = (until, body)
+        self._jwks = (min((k.expires for k in live), default=math.inf), body)
         return body
 
 

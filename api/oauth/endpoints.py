@@ -33,7 +33,6 @@ from api.problems import NotFoundProblem, ServiceUnavailable
 from runtime.edge import EdgeUnavailable, IssuerEdge
 from runtime.node import Node
 from runtime.routing import ensure_region
-from shards.clock import rfc3339
 from shards.errors import StorageError
 from shards.keys import JWKS_MAX_AGE
 
@@ -106,14 +105,11 @@ async def token(request: Request) -> Response:
     )
     if proof is not None:
         claims["cnf"] = {"jkt": proof.jkt}
-    key = edge.signer(str(edge.settings["access_token_signing_alg"]), rfc3339(moment))
+    alg = str(edge.settings["access_token_signing_alg"])
+    key = edge.signer(alg, moment.timestamp())
     if key is None:
         fresh = await node.edge.refresh_on_miss(edge.issuer_id)
-        key = (
-            fresh.signer(str(edge.settings["access_token_signing_alg"]), rfc3339(moment))
-            if fresh
-            else None
-        )
+        key = fresh.signer(alg, moment.timestamp()) if fresh else None
         if key is None:
             raise TemporarilyUnavailable("the issuer has no signing key yet; retry")
     body: dict[str, Any] = {
@@ -182,12 +178,12 @@ async def revoke(request: Request) -> Response:
 
 async def _read(oauth: OAuth, edge: IssuerEdge, presented: str) -> dict[str, Any] | None:
     moment = oauth.node.clock.now()
-    now, now_text = moment.timestamp(), rfc3339(moment)
+    now = moment.timestamp()
     kid = tokens.unverified_kid(presented)
-    if kid is not None and edge.published(kid, now_text) is None:
+    if kid is not None and edge.published(kid, now) is None:
         edge = await oauth.node.edge.refresh_on_miss(edge.issuer_id) or edge
     try:
-        return tokens.read(edge, presented, now=now, now_text=now_text)
+        return tokens.read(edge, presented, now=now)
     except tokens.Unreadable as exc:
         log.debug("token not accepted: %s", exc)
         return None
@@ -205,7 +201,7 @@ async def jwks(request: Request) -> Response:
     oauth = _oauth(request)
     edge = await _edge(oauth, request.path_params["issuer_id"], problem=True)
     return Response(
-        edge.jwks(rfc3339(oauth.node.clock.now())),
+        edge.jwks(oauth.node.clock.now().timestamp()),
         media_type="application/jwk-set+json",
         headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"},
     )

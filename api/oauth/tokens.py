@@ -60,7 +60,7 @@ def unverified_kid(token: str) -> str | None:
     return kid if isinstance(kid, str) else None
 
 
-def read(edge: IssuerEdge, token: str, *, now: float, now_text: str) -> dict[str, Any]:
+def read(edge: IssuerEdge, token: str, *, now: float) -> dict[str, Any]:
     """The claims of a valid, unexpired access token of this issuer."""
     parts = token.split(".")
     if len(parts) != 3:
@@ -71,7 +71,7 @@ def read(edge: IssuerEdge, token: str, *, now: float, now_text: str) -> dict[str
     if header.get("alg") not in ACCEPTED_ALGS or "crit" in header:
         raise Unreadable("alg not accepted")
     kid = header.get("kid")
-    key = edge.published(kid, now_text) if isinstance(kid, str) else None
+    key = edge.published(kid, now) if isinstance(kid, str) else None
     if key is None or key.alg != header["alg"]:
         raise Unreadable("unknown kid")
     try:

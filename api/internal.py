@@ -30,6 +30,7 @@ from ops.placement import PlacementError, check_in_jurisdiction
 from regions import RegionError
 from runtime.node import Node
 from shards.errors import Conflict, NotFound
+from shards.idempotency import IdempotentCreate, KeyTaken, StoredResponse
 from shards.issuers import IssuerConfig
 
 
@@ -84,7 +85,19 @@ async def register_issuer(request: Request) -> Response:
     _check_secret(request, node)
     _primary(node)
     assert node.directory is not None
-    fields = REGISTER_ISSUER.validate(await read_json_object(request))
+    document = dict(await read_json_object(request))
+    idempotency = document.pop("idempotency", None)
+    fields = REGISTER_ISSUER.validate(document)
+    idempotent = None
+    if idempotency is not None:
+        try:
+            idempotent = IdempotentCreate(
+                str(idempotency["scope"]),
+                str(idempotency["key"]),
+                StoredResponse.from_json(idempotency["response"]),
+            )
+        except (KeyError, TypeError, ValueError, AssertionError) as exc:
+            raise ValidationFailed([{"field": "idempotency", "message": str(exc)}]) from exc
     try:
         shard = await node.directory.shard(fields["shard_id"])
         check_in_jurisdiction(shard.region, fields["jurisdiction"])
@@ -96,7 +109,10 @@ async def register_issuer(request: Request) -> Response:
             name=fields["name"],
             created_at=fields.get("created_at"),
             actor=fields["actor"],
+            idempotent=idempotent,
         )
+    except KeyTaken as exc:
+        return json_response({"stored": exc.stored.to_json()}, status_code=409)
     except NotFound as exc:
         raise NotFoundProblem(str(exc)) from exc
     except (PlacementError, RegionError) as exc:
@@ -215,3 +231,20 @@ async def record_key_usage(request: Request) -> Response:
             ) from None
     await node.directory.keys.record_usage(seen)
     return Response(status_code=204)
+
+
+async def stored_response(request: Request) -> Response:
+    """`POST /_internal/v1/idempotency`: the stored response of an account-level create."""
+    node: Node = request.app.state.node
+    _check_secret(request, node)
+    _primary(node)
+    assert node.directory is not None
+    document = await read_json_object(request)
+    scope, key = document.get("scope"), document.get("key")
+    if not isinstance(scope, str) or not isinstance(key, str):
+        raise ValidationFailed([{"field": "scope", "message": "scope and key are strings"}])
+    stored = await node.directory.stored_response(scope, key)
+    return json_response(
+        {"stored": None if stored is None else stored.to_json()},
+        headers={"Cache-Control": "no-store"},
+    )

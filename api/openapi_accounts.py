@@ -116,6 +116,7 @@ def _issuer_operations() -> list[tuple[str, str, dict[str, Any]]]:
                 {"201": json("Created.", ref, ISSUER_SAMPLE, etag=True)},
                 (*WRITE_ERRORS, "409"),
                 request=body(CREATE_ISSUER),
+                extra=[idempotency_parameter()],
             ),
         ),
         (

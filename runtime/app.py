@@ -146,6 +146,7 @@ def routes() -> list[Route]:
         Route("/_internal/v1/issuers/{issuer_id}", internal.list_issuer, methods=["PUT"]),
         Route("/_internal/v1/issuers/{issuer_id}/delete", internal.remove_issuer, methods=["POST"]),
         Route("/_internal/v1/api_keys/usage", internal.record_key_usage, methods=["POST"]),
+        Route("/_internal/v1/idempotency", internal.stored_response, methods=["POST"]),
     ]
 
 

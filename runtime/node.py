@@ -33,6 +33,7 @@ from runtime.settings import Settings
 from shards.clock import Clock, rfc3339
 from shards.directory import Directory
 from shards.errors import Conflict, NotFound, StorageUnavailable
+from shards.idempotency import IdempotentCreate, KeyTaken, StoredResponse
 from shards.issuers import IssuerConfig
 from shards.keys import Sealer, local_key
 from shards.records import DirectorySnapshot, Placement, ShardRecord
@@ -153,6 +154,7 @@ class Node:
         shard: ShardRecord,
         actor: str,
         created_at: str,
+        idempotent: IdempotentCreate | None = None,
     ) -> Placement:
         """Record a new issuer's placement in the directory, on the primary."""
         if self.directory is not None:
@@ -164,9 +166,10 @@ class Node:
                 name=name,
                 created_at=created_at,
                 actor=actor,
+                idempotent=idempotent,
             )
         else:
-            body = {
+            body: dict[str, Any] = {
                 "issuer_id": issuer_id,
                 "account_id": account_id,
                 "name": name,
@@ -175,10 +178,19 @@ class Node:
                 "actor": actor,
                 "created_at": created_at,
             }
+            if idempotent is not None:
+                body["idempotency"] = {
+                    "scope": idempotent.scope,
+                    "key": idempotent.key,
+                    "response": idempotent.response.to_json(),
+                }
             response = await self._call_primary("POST", "/_internal/v1/issuers", body)
             if response.status_code == 404:
                 raise NotFound("account", account_id)
             if response.status_code == 409:
+                taken = orjson.loads(response.content).get("stored")
+                if taken is not None:
+                    raise KeyTaken(StoredResponse.from_json(taken))
                 raise Conflict(response.text)
             if response.status_code != 201:
                 raise PeerError(
@@ -187,6 +199,18 @@ class Node:
             placement = Placement(**orjson.loads(response.content))
         await self.refresh_replica()
         return placement
+
+    async def stored_response(self, scope: str, key: str) -> StoredResponse | None:
+        """The response stored in the directory for an account-level idempotency key."""
+        if self.directory is not None:
+            return await self.directory.stored_response(scope, key)
+        response = await self._call_primary(
+            "POST", "/_internal/v1/idempotency", {"scope": scope, "key": key}
+        )
+        if response.status_code != 200:
+            raise PeerError(f"the primary refused the lookup: HTTP {response.status_code}")
+        stored = orjson.loads(response.content).get("stored")
+        return None if stored is None else StoredResponse.from_json(stored)
 
     async def list_issuer(self, issuer: IssuerConfig) -> None:
         """Mirror an issuer's name, status and settings in the directory, on the primary;

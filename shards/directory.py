@@ -18,7 +18,7 @@ from shards.account_keys import AccountKeyStore
 from shards.clock import Clock, rfc3339
 from shards.database import Database, Row
 from shards.errors import Conflict, NotFound
-from shards.idempotency import IdempotencyStore
+from shards.idempotency import IdempotencyStore, IdempotentCreate, KeyTaken, StoredResponse
 from shards.ids import new_id
 from shards.issuers import IssuerConfig
 from shards.outbox import SYSTEM_ACTOR, Outbox
@@ -188,9 +188,11 @@ class Directory:
         name: str = "",
         created_at: str | None = None,
         actor: str = SYSTEM_ACTOR,
+        idempotent: IdempotentCreate | None = None,
     ) -> Placement:
         """Record where a new issuer lives (created when its shard says); the caller has
-        checked the jurisdiction."""
+        checked the jurisdiction. With `idempotent`, the response to replay is stored in the
+        same transaction, and `KeyTaken` says another create with that key came first."""
         placement = Placement(
             issuer_id,
             account_id,
@@ -204,6 +206,13 @@ class Directory:
         async with self.database.transaction() as tx:
             if await tx.fetch_one("SELECT 1 FROM accounts WHERE id = ?", (account_id,)) is None:
                 raise NotFound("account", account_id)
+            if idempotent is not None:
+                stored = await self.idempotency.find(tx, idempotent.scope, idempotent.key)
+                if stored is not None:
+                    raise KeyTaken(stored)
+                await self.idempotency.store(
+                    tx, idempotent.scope, idempotent.key, idempotent.response
+                )
             await tx.execute(
                 "INSERT INTO issuers (id, account_id, name, jurisdiction, home_region, shard_id,"
                 " epoch, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -230,6 +239,10 @@ class Directory:
                 issuer_id=issuer_id,
             )
         return placement
+
+    async def stored_response(self, scope: str, key: str) -> StoredResponse | None:
+        async with self.database.reading() as tx:
+            return await self.idempotency.find(tx, scope, key)
 
     async def place_issuer(
         self, issuer_id: str, shard: ShardRecord, *, actor: str = SYSTEM_ACTOR

@@ -19,6 +19,7 @@ import orjson
 
 from shards.clock import Clock, rfc3339
 from shards.database import Transaction
+from shards.errors import Conflict
 
 RETENTION: Final = timedelta(hours=48)  # the contract says at least 24 h; keep a margin
 
@@ -45,6 +46,42 @@ class StoredResponse:
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+            "headers": dict(self.headers),
+            "body": self.body.decode(),
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, object]) -> StoredResponse:
+        headers = document["headers"]
+        assert isinstance(headers, dict)
+        return cls(
+            str(document["fingerprint"]),
+            int(str(document["status"])),
+            {str(k): str(v) for k, v in headers.items()},
+            str(document["body"]).encode(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentCreate:
+    """The idempotency key a create was made with, and the response it is to replay."""
+
+    scope: str
+    key: str
+    response: StoredResponse
+
+
+class KeyTaken(Conflict):
+    """Another request with the same idempotency key got there first; replay its response."""
+
+    def __init__(self, stored: StoredResponse) -> None:
+        super().__init__("the idempotency key was used by a request that completed first")
+        self.stored = stored
 
 
 class IdempotencyStore:

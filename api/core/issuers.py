@@ -20,15 +20,17 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import authenticate, authorize
-from api.body import parse_json_object, read_json_body, read_json_object
+from api.body import parse_json_object, read_json_body
 from api.core import conventions
 from api.core.access import Principal, account_principal
 from api.json import json_response
 from api.problems import (
+    IdempotencyKeyReused,
     NoShardProblem,
     NotFoundProblem,
     OutOfJurisdictionProblem,
@@ -42,6 +44,7 @@ from regions import JURISDICTIONS, REGIONS, RegionError, jurisdiction, region, r
 from runtime.node import Node, PeerError
 from runtime.routing import ensure_region
 from shards.errors import NotFound, StorageError
+from shards.idempotency import IdempotentCreate, KeyTaken, StoredResponse
 from shards.ids import new_id
 from shards.issuers import DEFAULT_SETTINGS, SIGNING_ALGS, IssuerConfig
 from shards.records import ApiKey, Placement
@@ -138,7 +141,9 @@ async def create_issuer(request: Request) -> Response:
     node: Node = request.app.state.node
     account_id = request.path_params["account_id"]
     key = await _key(request, node, account_id, "issuers:write")
-    fields = CREATE_ISSUER.validate(await read_json_object(request))
+    idempotency_key = conventions.idempotency_key(request)
+    raw = await read_json_body(request)
+    fields = CREATE_ISSUER.validate(parse_json_object(raw))
     try:
         chosen_jurisdiction = jurisdiction(fields["jurisdiction"]).code
     except RegionError as exc:
@@ -163,6 +168,17 @@ async def create_issuer(request: Request) -> Response:
         raise NoShardProblem(str(exc), extensions={"jurisdiction": exc.jurisdiction}) from exc
     ensure_region(home, node.region)
 
+    # An idempotency key is kept in the directory, so a retry is recognised wherever it lands.
+    scope = f"{key.id}:{account_id}:issuers"
+    fingerprint = conventions.fingerprint("POST", request.url.path, raw)
+    if idempotency_key is not None:
+        try:
+            stored = await node.stored_response(scope, idempotency_key)
+        except (PeerError, StorageError) as exc:
+            raise ServiceUnavailable("the idempotency key could not be checked; retry") from exc
+        if stored is not None:
+            return _replay(stored, fingerprint, idempotency_key)
+
     shard_record = choose_shard(node.replica.snapshot, home)
     shard = node.shards.get(shard_record.id)
     issuer_id = new_id("i")
@@ -173,6 +189,15 @@ async def create_issuer(request: Request) -> Response:
     except StorageError as exc:
         log.error("issuer create failed on shard %s: %s", shard.id, exc)
         raise ServiceUnavailable("the issuer could not be stored; retry") from exc
+    body = represent(issuer, node)
+    headers = {
+        "Location": f"/v1/accounts/{account_id}/issuers/{issuer_id}",
+        "ETag": conventions.etag(issuer.version),
+    }
+    idempotent = None
+    if idempotency_key is not None:
+        stored = StoredResponse(fingerprint, 201, headers, orjson.dumps(body))
+        idempotent = IdempotentCreate(scope, idempotency_key, stored)
     try:
         await node.register_issuer(
             issuer_id,
@@ -182,18 +207,27 @@ async def create_issuer(request: Request) -> Response:
             shard_record,
             key.id,
             issuer.created_at,
+            idempotent,
         )
+    except KeyTaken as exc:  # a concurrent request with the same key was registered first
+        await shard.issuers.withdraw(issuer_id)
+        assert idempotency_key is not None
+        return _replay(exc.stored, fingerprint, idempotency_key)
     except (PeerError, StorageError) as exc:
         log.error("issuer %s placement failed, withdrawing it: %s", issuer_id, exc)
         await shard.issuers.withdraw(issuer_id)
         raise ServiceUnavailable("the issuer could not be registered; retry") from exc
-    return json_response(
-        represent(issuer, node),
-        status_code=201,
-        headers={
-            "Location": f"/v1/accounts/{account_id}/issuers/{issuer_id}",
-            "ETag": conventions.etag(issuer.version),
-        },
+    return json_response(body, status_code=201, headers=headers)
+
+
+def _replay(stored: StoredResponse, fingerprint: str, key: str) -> Response:
+    if stored.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used with a different request")
+    return Response(
+        stored.body,
+        status_code=stored.status,
+        headers={**stored.headers, "Idempotency-Replayed": "true"},
+        media_type="application/json",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import Any
 
@@ -331,3 +332,20 @@ async def test_health_names_the_region(install: Install) -> None:
     assert response.status_code == 200
     assert response.headers["authpi-region"] == "fra"
     assert response.json()["region"] == "fra"
+
+
+async def test_an_idempotency_key_creates_one_issuer_under_concurrency(install: Install) -> None:
+    body = {"name": "Once", "jurisdiction": "eu"}
+    responses = await asyncio.gather(
+        *(create(install, body, **{"Idempotency-Key": "issuer-once"}) for _ in range(10))
+    )
+    assert {response.status_code for response in responses} == {201}
+    assert len({response.json()["id"] for response in responses}) == 1
+    assert sum(r.headers.get("idempotency-replayed") == "true" for r in responses) == 9
+    assert (
+        install.count("SELECT COUNT(*) FROM issuers WHERE name = 'Once'") == 2
+    )  # shard + directory
+    reused = await create(install, {**body, "name": "Other"}, **{"Idempotency-Key": "issuer-once"})
+    assert reused.status_code == 422
+    assert reused.json()["type"].endswith("/idempotency-key-reused")
+    assert install.count("SELECT COUNT(*) FROM issuers WHERE name = 'Other'") == 0

@@ -99,3 +99,33 @@ def test_the_client_location_header_never_reaches_a_node(mesh: MeshFixture) -> N
     # no nrt node: the proxy picks the nearest configured one; a forged Fly-Region is dropped
     assert response.status_code == 200
     assert response.json()["region"] in {"fra", "iad", "jnb"}
+
+
+def test_an_issuer_create_retried_with_its_idempotency_key_is_replayed(
+    mesh: MeshFixture,
+) -> None:
+    proxy, bootstrap = mesh
+
+    def create(location: str) -> httpx.Response:
+        return httpx.post(
+            f"{proxy.url}/v1/accounts/{bootstrap.account_id}/issuers",
+            json={"name": "Retried", "jurisdiction": "us"},
+            headers={
+                "Authorization": f"Bearer {bootstrap.key.token}",
+                "X-Client-Location": location,
+                "Idempotency-Key": "create-retried-issuer",
+            },
+        )
+
+    first = create("JFK")
+    assert first.status_code == 201, first.text
+    assert first.headers["authpi-region"] == "iad"  # homed away from the primary
+    retried = create("LOS")  # enters elsewhere; the directory at the primary remembers
+    assert retried.status_code == 201
+    assert retried.headers["idempotency-replayed"] == "true"
+    assert retried.json()["id"] == first.json()["id"]
+    listed = httpx.get(
+        f"{proxy.url}/v1/accounts/{bootstrap.account_id}/issuers",
+        headers={"Authorization": f"Bearer {bootstrap.key.token}"},
+    ).json()["data"]
+    assert [issuer["name"] for issuer in listed].count("Retried") == 1

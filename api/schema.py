@@ -363,8 +363,18 @@ class Schema:
         """
         fields = {k: v for k, v in self.fields.items() if k not in immutable}
         not_null = frozenset(k for k in fields if k in self.required | self.not_null)
+        fixed = {
+            **{k: "cannot be changed after creation" for k in immutable},
+            **self.fixed,
+        }
         return replace(
-            self, name=name, fields=fields, required=frozenset(), not_null=not_null, rules=()
+            self,
+            name=name,
+            fields=fields,
+            required=frozenset(),
+            not_null=not_null,
+            rules=(),
+            fixed=fixed,
         )
 
     def json_schema(self) -> dict[str, Any]:

@@ -467,10 +467,10 @@ PATCHES = [
     (
         "/organizations/{org}/memberships/{membership}",
         {"member_id": "{agent}"},
-        [("member_id", "unknown field")],
+        [("member_id", "cannot be changed after creation")],
     ),
-    ("/clients/{client}", {"type": "web"}, [("type", "unknown field")]),
-    ("/agents/{agent}/verifiers/{verifier}", {"jwk": EC_KEY}, [("jwk", "unknown field")]),
+    ("/clients/{client}", {"type": "web"}, [("type", "cannot be changed after creation")]),
+    ("/agents/{agent}/verifiers/{verifier}", {"jwk": EC_KEY}, [("jwk", "cannot be changed after creation")]),
     ("/agents/{agent}", {"scopes": [""]}, [("scopes", "item 0 must not be empty")]),
 ]
 

@@ -33,7 +33,6 @@ from api.core.kinds import CIDRS, EXPIRES_AT, NAME, SCOPES
 from api.json import json_response
 from api.problems import (
     ApiKeyRevoked,
-    IdempotencyKeyReused,
     LockoutProblem,
     NotFoundProblem,
     PreconditionFailed,
@@ -120,14 +119,11 @@ async def create_api_key(request: Request) -> Response:
     fingerprint = conventions.fingerprint("POST", request.url.path, raw)
     try:
         async with directory.database.transaction() as tx:
-            if idempotency_key is not None:
-                stored = await directory.idempotency.find(tx, scope, idempotency_key)
-                if stored is not None:
-                    if stored.fingerprint != fingerprint:
-                        raise IdempotencyKeyReused(
-                            f"Idempotency-Key {idempotency_key!r} was used with a different request"
-                        )
-                    return conventions.replay(stored)
+            earlier = await conventions.earlier_reply(
+                directory.idempotency, tx, scope, idempotency_key, fingerprint
+            )
+            if earlier is not None:
+                return earlier
             key, issued = await directory.keys.insert(
                 tx,
                 principal.account_id,

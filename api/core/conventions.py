@@ -18,8 +18,15 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.problems import FieldError, InvalidHeader, InvalidQueryParameter, ValidationFailed
-from shards.idempotency import StoredResponse
+from api.problems import (
+    FieldError,
+    IdempotencyKeyReused,
+    InvalidHeader,
+    InvalidQueryParameter,
+    ValidationFailed,
+)
+from shards.database import Transaction
+from shards.idempotency import IdempotencyStore, StoredResponse
 
 DEFAULT_LIMIT: Final = 20
 MAX_LIMIT: Final = 100
@@ -118,6 +125,23 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+async def earlier_reply(
+    store: IdempotencyStore, tx: Transaction, scope: str, key: str | None, fingerprint: str
+) -> Response | None:
+    """The stored reply to an earlier request with this `Idempotency-Key`, None if this is
+    the first; a 422 problem if the key came with another request."""
+    if key is None:
+        return None
+    stored = await store.find(tx, scope, key)
+    return None if stored is None else checked_replay(stored, fingerprint, key)
+
+
+def checked_replay(stored: StoredResponse, fingerprint: str, key: str) -> Response:
+    if stored.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used with a different request")
+    return replay(stored)
 
 
 def replay(stored: StoredResponse) -> Response:

@@ -32,7 +32,6 @@ from api.core.kinds import KINDS, Kind
 from api.json import json_response
 from api.problems import (
     ConflictProblem,
-    IdempotencyKeyReused,
     InvitationEmailMismatch,
     InvitationNotPending,
     LimitReachedProblem,
@@ -199,14 +198,11 @@ def handlers(kind: Kind) -> list[Operation]:
         print_ = conventions.fingerprint("POST", request.url.path, raw)
         try:
             async with ctx.shard.database.transaction() as tx:
-                if key is not None:
-                    stored = await ctx.shard.idempotency.find(tx, scope, key)
-                    if stored is not None:
-                        if stored.fingerprint != print_:
-                            raise IdempotencyKeyReused(
-                                f"Idempotency-Key {key!r} was used with a different request"
-                            )
-                        return conventions.replay(stored)
+                earlier = await conventions.earlier_reply(
+                    ctx.shard.idempotency, tx, scope, key, print_
+                )
+                if earlier is not None:
+                    return earlier
                 parent = await find_parent(ctx, kind, request, tx)
                 created = await ctx.graph.create(
                     tx, kind, ctx.issuer_id, fields, parent=parent, actor=ctx.principal.key_id

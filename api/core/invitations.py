@@ -33,7 +33,7 @@ from api.core.crud import (
 from api.core.graph import GraphError
 from api.core.kinds import INVITATION, ORGANIZATION
 from api.json import json_response
-from api.problems import IdempotencyKeyReused, ServiceUnavailable
+from api.problems import ServiceUnavailable
 from api.schema import Schema, String
 from shards.database import Transaction
 from shards.errors import StorageError
@@ -102,14 +102,11 @@ def _handler(schema: Schema, action: Action) -> Callable[[Request], Awaitable[Re
         print_ = conventions.fingerprint("POST", request.url.path, orjson.dumps(document))
         try:
             async with ctx.shard.database.transaction() as tx:
-                if key is not None:
-                    stored = await ctx.shard.idempotency.find(tx, scope, key)
-                    if stored is not None:
-                        if stored.fingerprint != print_:
-                            raise IdempotencyKeyReused(
-                                f"Idempotency-Key {key!r} was used with a different request"
-                            )
-                        return conventions.replay(stored)
+                earlier = await conventions.earlier_reply(
+                    ctx.shard.idempotency, tx, scope, key, print_
+                )
+                if earlier is not None:
+                    return earlier
                 invitation = await find_item(ctx, INVITATION, request, tx)
                 closed = await action(ctx, tx, invitation, fields, expected)
                 body = represent(INVITATION, closed)

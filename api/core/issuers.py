@@ -30,7 +30,6 @@ from api.core import conventions
 from api.core.access import Principal, account_principal
 from api.json import json_response
 from api.problems import (
-    IdempotencyKeyReused,
     NoShardProblem,
     NotFoundProblem,
     OutOfJurisdictionProblem,
@@ -177,7 +176,7 @@ async def create_issuer(request: Request) -> Response:
         except (PeerError, StorageError) as exc:
             raise ServiceUnavailable("the idempotency key could not be checked; retry") from exc
         if stored is not None:
-            return _replay(stored, fingerprint, idempotency_key)
+            return conventions.checked_replay(stored, fingerprint, idempotency_key)
 
     shard_record = choose_shard(node.replica.snapshot, home)
     shard = node.shards.get(shard_record.id)
@@ -212,23 +211,12 @@ async def create_issuer(request: Request) -> Response:
     except KeyTaken as exc:  # a concurrent request with the same key was registered first
         await shard.issuers.withdraw(issuer_id)
         assert idempotency_key is not None
-        return _replay(exc.stored, fingerprint, idempotency_key)
+        return conventions.checked_replay(exc.stored, fingerprint, idempotency_key)
     except (PeerError, StorageError) as exc:
         log.error("issuer %s placement failed, withdrawing it: %s", issuer_id, exc)
         await shard.issuers.withdraw(issuer_id)
         raise ServiceUnavailable("the issuer could not be registered; retry") from exc
     return json_response(body, status_code=201, headers=headers)
-
-
-def _replay(stored: StoredResponse, fingerprint: str, key: str) -> Response:
-    if stored.fingerprint != fingerprint:
-        raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used with a different request")
-    return Response(
-        stored.body,
-        status_code=stored.status,
-        headers={**stored.headers, "Idempotency-Replayed": "true"},
-        media_type="application/json",
-    )
 
 
 async def get_issuer(request: Request) -> Response:

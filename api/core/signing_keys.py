@@ -21,7 +21,7 @@ from api.body import parse_json_object, read_json_body
 from api.core import conventions
 from api.core.access import issuer_principal
 from api.json import json_response
-from api.problems import ConflictProblem, IdempotencyKeyReused, ServiceUnavailable
+from api.problems import ConflictProblem, ServiceUnavailable
 from api.schema import Boolean, Schema, String
 from runtime.node import Node
 from shards.clock import rfc3339
@@ -101,19 +101,11 @@ async def rotate(request: Request) -> Response:
     print_ = conventions.fingerprint("POST", request.url.path, raw)
     try:
         async with shard.database.transaction() as tx:
-            if key_header is not None:
-                stored = await shard.idempotency.find(tx, scope, key_header)
-                if stored is not None:
-                    if stored.fingerprint != print_:
-                        raise IdempotencyKeyReused(
-                            f"Idempotency-Key {key_header!r} was used with a different request"
-                        )
-                    return Response(
-                        stored.body,
-                        status_code=stored.status,
-                        headers={**stored.headers, "Idempotency-Replayed": "true"},
-                        media_type="application/json",
-                    )
+            earlier = await conventions.earlier_reply(
+                shard.idempotency, tx, scope, key_header, print_
+            )
+            if earlier is not None:
+                return earlier
             retired = await shard.keys.rotate_in(
                 tx,
                 successor,

@@ -470,7 +470,11 @@ PATCHES = [
         [("member_id", "cannot be changed after creation")],
     ),
     ("/clients/{client}", {"type": "web"}, [("type", "cannot be changed after creation")]),
-    ("/agents/{agent}/verifiers/{verifier}", {"jwk": EC_KEY}, [("jwk", "cannot be changed after creation")]),
+    (
+        "/agents/{agent}/verifiers/{verifier}",
+        {"jwk": EC_KEY},
+        [("jwk", "cannot be changed after creation")],
+    ),
     ("/agents/{agent}", {"scopes": [""]}, [("scopes", "item 0 must not be empty")]),
 ]
 

@@ -49,6 +49,7 @@ class OAuth:
         self.node = node
         self.clients = ClientAuthenticator(node.edge, node.http, node.clock)
         self.dpop = DpopChecker(node.sealer.kek)
+        self.verified = tokens.VerifiedTokens()
 
 
 def _oauth(request: Request) -> OAuth:
@@ -112,8 +113,10 @@ async def token(request: Request) -> Response:
         key = fresh.signer(alg, moment.timestamp()) if fresh else None
         if key is None:
             raise TemporarilyUnavailable("the issuer has no signing key yet; retry")
+    access_token = tokens.mint(key, claims)
+    oauth.verified.remember(edge.issuer_id, access_token, claims)
     body: dict[str, Any] = {
-        "access_token": tokens.mint(key, claims),
+        "access_token": access_token,
         "token_type": "DPoP" if proof is not None else "Bearer",
         "expires_in": lifetime,
     }
@@ -177,16 +180,20 @@ async def revoke(request: Request) -> Response:
 
 
 async def _read(oauth: OAuth, edge: IssuerEdge, presented: str) -> dict[str, Any] | None:
-    moment = oauth.node.clock.now()
-    now = moment.timestamp()
+    now = oauth.node.clock.now().timestamp()
+    known = oauth.verified.recall(edge.issuer_id, presented)
+    if known is not None:
+        return known if tokens.current(known, now) else None
     kid = tokens.unverified_kid(presented)
     if kid is not None and edge.published(kid, now) is None:
         edge = await oauth.node.edge.refresh_on_miss(edge.issuer_id) or edge
     try:
-        return tokens.read(edge, presented, now=now)
+        claims = tokens.read(edge, presented, now=now)
     except tokens.Unreadable as exc:
         log.debug("token not accepted: %s", exc)
         return None
+    oauth.verified.remember(edge.issuer_id, presented, claims)
+    return claims
 
 
 def _still_vouched(edge: IssuerEdge, claims: dict[str, Any]) -> bool:

@@ -104,3 +104,35 @@ def _decode(segment: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Unreadable("not a JSON object")
     return value
+
+
+class VerifiedTokens:
+    """Tokens whose signature this node has checked (or made), with their claims.
+
+    A signature never stops being valid, so introspecting a token again costs a dictionary
+    lookup, not a signature check; what can change (expiry, revocation, the client's status)
+    is checked on every call. Bounded: the oldest entries go first.
+    """
+
+    def __init__(self, capacity: int = 65_536) -> None:
+        self._claims: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._capacity = capacity
+
+    def remember(self, issuer_id: str, token: str, claims: dict[str, Any]) -> None:
+        if len(self._claims) >= self._capacity:
+            del self._claims[next(iter(self._claims))]
+        self._claims[token] = (issuer_id, claims)
+
+    def recall(self, issuer_id: str, token: str) -> dict[str, Any] | None:
+        found = self._claims.get(token)
+        return found[1] if found is not None and found[0] == issuer_id else None
+
+
+def current(claims: dict[str, Any], now: float) -> bool:
+    """Not expired, and not issued or valid only in the future."""
+    nbf = claims.get("nbf")
+    return (
+        claims["exp"] > now
+        and claims["iat"] <= now + LEEWAY
+        and (nbf is None or nbf <= now + LEEWAY)
+    )

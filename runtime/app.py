@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -86,7 +86,7 @@ def create_app(
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(InternalError("an internal error occurred; it has been logged"))
 
-    app = Starlette(
+    app = NodeApp(
         routes=routes(),
         lifespan=lifespan,
         exception_handlers={
@@ -97,8 +97,66 @@ def create_app(
             Exception: on_error,
         },
     )
+    app.region = settings.region.encode()
     app.add_middleware(RegionHeader, region=settings.region)
     return app
+
+
+# The edge endpoints every node answers most: `/{issuer_id}/<endpoint>` by method.
+EDGE_ENDPOINTS: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {
+    ("POST", "token"): oauth.token,
+    ("POST", "introspect"): oauth.introspect,
+    ("GET", "jwks.json"): oauth.jwks,
+}
+
+
+class NodeApp(Starlette):
+    """The node's app, with a short path for the hottest edge endpoints.
+
+    A token, introspection or JWKS request goes straight to its handler instead of through
+    the middleware stack and the route table; its errors are answered by the same exception
+    handlers, and its response names the region like every other. Everything else, and any
+    other method on those paths, takes the ordinary way.
+    """
+
+    region: bytes = b""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            parts = scope["path"].split("/")
+            if len(parts) == 3 and parts[1]:
+                handler = EDGE_ENDPOINTS.get((scope["method"], parts[2]))
+                if handler is not None:
+                    await self._edge(handler, parts[1], scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+    async def _edge(
+        self,
+        handler: Callable[[Request], Awaitable[Response]],
+        issuer_id: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        scope["app"] = self
+        scope["path_params"] = {"issuer_id": issuer_id}
+        request = Request(scope, receive)
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            response = await self._answer(request, exc)
+        response.raw_headers.append((REGION_HEADER, self.region))
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request, exc: Exception) -> Response:
+        for kind in type(exc).__mro__:
+            answer = self.exception_handlers.get(kind)
+            if answer is not None:
+                response = await answer(request, exc)
+                assert isinstance(response, Response)
+                return response
+        raise exc
 
 
 def routes() -> list[Route]:

@@ -25,13 +25,14 @@ from api.problems import (
     Unauthenticated,
     ValidationFailed,
 )
-from api.schema import Schema, String
+from api.schema import Integer, Schema, String
 from ops.placement import PlacementError, check_in_jurisdiction
 from regions import RegionError
 from runtime.node import Node
 from shards.errors import Conflict, NotFound
 from shards.idempotency import IdempotentCreate, KeyTaken, StoredResponse
 from shards.issuers import IssuerConfig
+from shards.outbox import SYSTEM_ACTOR
 
 
 class Conflicting(Problem):
@@ -50,6 +51,14 @@ REGISTER_ISSUER = Schema(
         "created_at": String(max_length=40, format="date-time"),
     },
     required=frozenset({"issuer_id", "account_id", "name", "jurisdiction", "shard_id", "actor"}),
+)
+DISABLE_WEBHOOK = Schema(
+    "WebhookDisabling",
+    {
+        "reason": String(max_length=2000),
+        "version": Integer(minimum=1),
+    },
+    required=frozenset({"reason", "version"}),
 )
 REMOVE_ISSUER = Schema(
     "IssuerRemoval", {"actor": String(max_length=40)}, required=frozenset({"actor"})
@@ -248,3 +257,22 @@ async def stored_response(request: Request) -> Response:
         {"stored": None if stored is None else stored.to_json()},
         headers={"Cache-Control": "no-store"},
     )
+
+
+async def disable_webhook(request: Request) -> Response:
+    """A home node gave up delivering to a subscription: the primary disables it."""
+    node: Node = request.app.state.node
+    _check_secret(request, node)
+    _primary(node)
+    assert node.directory is not None
+    fields = DISABLE_WEBHOOK.validate(await read_json_object(request))
+    disabled = await node.directory.webhooks.disable(
+        request.path_params["webhook_id"],
+        fields["reason"],
+        failing_version=fields["version"],
+        actor=SYSTEM_ACTOR,
+    )
+    if disabled is None:
+        raise NotFoundProblem(f"webhook {request.path_params['webhook_id']} not found")
+    await node.refresh_replica()
+    return Response(status_code=204)

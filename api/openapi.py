@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from api import openapi_accounts, openapi_keys
+from api import openapi_accounts, openapi_keys, openapi_webhooks
 from api.core import crud, invitations
 from api.core.conventions import SEQUENCE_CURSOR
 from api.core.crud import Operation
@@ -44,6 +44,7 @@ def document() -> dict[str, Any]:
         *_other_operations(),
         *openapi_accounts.operations(),
         *openapi_keys.operations(),
+        *openapi_webhooks.operations(),
     ]:
         paths.setdefault(path, {})[method] = description
     schemas: dict[str, Any] = {"Problem": _problem_schema(), "Event": _event_schema()}
@@ -61,6 +62,7 @@ def document() -> dict[str, Any]:
         schemas[schema.name] = schema.json_schema()
     schemas["EventList"] = list_of({"$ref": "#/components/schemas/Event"})
     schemas.update(openapi_keys.schemas())
+    schemas.update(openapi_webhooks.schemas())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -74,6 +76,7 @@ def document() -> dict[str, Any]:
             ),
         },
         "paths": dict(sorted(paths.items())),
+        "webhooks": openapi_webhooks.webhooks_section(),
         "components": {
             "schemas": schemas,
             "securitySchemes": {
@@ -146,6 +149,7 @@ def _other_operations() -> list[tuple[str, str, dict[str, Any]]]:
                 "subject": f"org_{SAMPLE_BODY}",
                 "time": "2026-11-29T12:00:00.000Z",
                 "actor": f"key_{SAMPLE_BODY}",
+                "actor_type": "api_key",
                 "issuer_id": f"i_{SAMPLE_BODY}",
                 "data": {"id": f"org_{SAMPLE_BODY}", "name": "Acme"},
             }
@@ -335,10 +339,23 @@ def _event_schema() -> dict[str, Any]:
             "subject": {"type": "string"},
             "time": {"type": "string", "format": "date-time"},
             "actor": {"type": "string"},
+            "actor_type": {
+                "enum": ["api_key", "user", "agent", "client", "personal_token", "system"]
+            },
             "issuer_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
             "data": {"type": "object"},
         },
-        "required": ["object", "id", "type", "subject", "time", "actor", "issuer_id", "data"],
+        "required": [
+            "object",
+            "id",
+            "type",
+            "subject",
+            "time",
+            "actor",
+            "actor_type",
+            "issuer_id",
+            "data",
+        ],
         "additionalProperties": False,
     }
 

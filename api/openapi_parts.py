@@ -16,6 +16,7 @@ PREFIX_OF_PARAM: Final = {
     "account_id": "acct",
     "issuer_id": "i",
     "api_key_id": "key",
+    "webhook_id": "wh",
     **{f"{kind.name}_id": kind.prefix for kind in KINDS},
 }
 ERRORS: Final = {

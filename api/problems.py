@@ -15,6 +15,8 @@
     ├── LockoutProblem         409 the account would have no key left that manages keys
     ├── InvitationNotPending   409 the invitation was accepted, revoked, or has expired
     ├── InvitationEmailMismatch 409 the user's email is not the one invited
+    ├── WebhookDisabled        409 a disabled subscription is not delivered to; enable it
+    ├── TooManyWebhooks        409 the account has as many subscriptions as it may
     ├── PreconditionFailed     412 `If-Match` names a version that is no longer current
     ├── PayloadTooLarge        413
     ├── UnsupportedMediaType   415 the body is not `application/json`
@@ -141,6 +143,14 @@ class InvitationNotPending(Problem):
 
 class InvitationEmailMismatch(Problem):
     status, slug, title = 409, "invitation-email-mismatch", "Invitation email mismatch"
+
+
+class WebhookDisabled(Problem):
+    status, slug, title = 409, "webhook-disabled", "Webhook disabled"
+
+
+class TooManyWebhooksProblem(Problem):
+    status, slug, title = 409, "too-many-webhooks", "Too many webhooks"
 
 
 class PreconditionFailed(Problem):

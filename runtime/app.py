@@ -20,7 +20,16 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import internal, openapi
-from api.core import account_keys, crud, events, invitations, issuers, signing_keys
+from api.core import (
+    account_keys,
+    crud,
+    deliveries,
+    events,
+    invitations,
+    issuers,
+    signing_keys,
+    webhooks,
+)
 from api.json import json_response
 from api.oauth import endpoints as oauth
 from api.oauth.errors import OAuthError, oauth_error_response
@@ -194,6 +203,34 @@ def routes() -> list[Route]:
             ]
         ),
         Route(f"{crud.ISSUER_PATH}/events", events.list_events, methods=["GET"]),
+        Route("/v1/accounts/{account_id}/events", events.list_account_events, methods=["GET"]),
+        Route(
+            f"{deliveries.ACCOUNT_ITEM}/deliveries",
+            deliveries.list_account_deliveries,
+            methods=["GET"],
+        ),
+        Route(
+            f"{deliveries.ACCOUNT_ITEM}/redeliver",
+            deliveries.redeliver_account_event,
+            methods=["POST"],
+        ),
+        Route(
+            f"{deliveries.ACCOUNT_ITEM}/replay", deliveries.replay_account_events, methods=["POST"]
+        ),
+        Route(
+            f"{deliveries.ISSUER_ITEM}/deliveries",
+            deliveries.list_issuer_deliveries,
+            methods=["GET"],
+        ),
+        Route(
+            f"{deliveries.ISSUER_ITEM}/redeliver",
+            deliveries.redeliver_issuer_event,
+            methods=["POST"],
+        ),
+        Route(
+            f"{deliveries.ISSUER_ITEM}/replay", deliveries.replay_issuer_events, methods=["POST"]
+        ),
+        Route(webhooks.ROTATE, webhooks.rotate_secret, methods=["POST"]),
         Route(f"{crud.ISSUER_PATH}/signing_keys", signing_keys.list_keys, methods=["GET"]),
         Route(f"{crud.ISSUER_PATH}/signing_keys/rotate", signing_keys.rotate, methods=["POST"]),
         Route("/_internal/v1/directory", internal.directory_snapshot, methods=["GET"]),
@@ -205,6 +242,11 @@ def routes() -> list[Route]:
         Route("/_internal/v1/issuers/{issuer_id}/delete", internal.remove_issuer, methods=["POST"]),
         Route("/_internal/v1/api_keys/usage", internal.record_key_usage, methods=["POST"]),
         Route("/_internal/v1/idempotency", internal.stored_response, methods=["POST"]),
+        Route(
+            "/_internal/v1/webhooks/{webhook_id}/disable",
+            internal.disable_webhook,
+            methods=["POST"],
+        ),
     ]
 
 
@@ -217,6 +259,11 @@ ACCOUNT_OPERATIONS: list[tuple[str, str, crud.Handler]] = [
     ("POST", account_keys.COLLECTION, account_keys.create_api_key),
     ("GET", account_keys.COLLECTION, account_keys.list_api_keys),
     ("GET", account_keys.ITEM, account_keys.get_api_key),
+    ("POST", webhooks.COLLECTION, webhooks.create_webhook),
+    ("GET", webhooks.COLLECTION, webhooks.list_webhooks),
+    ("GET", webhooks.ITEM, webhooks.get_webhook),
+    ("PATCH", webhooks.ITEM, webhooks.update_webhook),
+    ("DELETE", webhooks.ITEM, webhooks.delete_webhook),
     ("PATCH", account_keys.ITEM, account_keys.update_api_key),
     ("DELETE", account_keys.ITEM, account_keys.revoke_api_key),
 ]

@@ -90,6 +90,8 @@ class Mesh:
                     "AUTHPI_KEY_ENCRYPTION_KEY": kek,
                     "AUTHPI_DIRECTORY_REFRESH_SECONDS": str(self.refresh_seconds),
                     "AUTHPI_KEY_USAGE_FLUSH_SECONDS": str(self.key_usage_flush_seconds),
+                    # Local receivers listen on loopback: allowed here, never by default.
+                    "AUTHPI_WEBHOOKS_ALLOW_PRIVATE": "1",
                 },
             )
         self.proxy = GranianProcess(

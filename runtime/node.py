@@ -30,13 +30,16 @@ from runtime.replica import (
     ReplicaUnavailable,
 )
 from runtime.settings import Settings
+from runtime.webhooks.service import WebhookService
 from shards.clock import Clock, rfc3339
 from shards.directory import Directory
 from shards.errors import Conflict, NotFound, StorageUnavailable
 from shards.idempotency import IdempotentCreate, KeyTaken, StoredResponse
 from shards.issuers import IssuerConfig
 from shards.keys import Sealer, local_key
+from shards.outbox import SYSTEM_ACTOR
 from shards.records import DirectorySnapshot, Placement, ShardRecord
+from shards.webhooks import Webhook
 
 log = logging.getLogger("authpi.node")
 
@@ -69,6 +72,7 @@ class Node:
         self.edge = EdgeCache(self)
         self._flusher: asyncio.Task[None] | None = None
         self._key_usage: dict[str, datetime] = {}
+        self.webhooks = WebhookService(self, self.disable_webhook)
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock, http: httpx.AsyncClient) -> Node:
@@ -88,6 +92,7 @@ class Node:
         node._refresher = asyncio.create_task(node._refresh_forever())
         node.edge.start()
         node._flusher = asyncio.create_task(node._flush_usage_forever())
+        node.webhooks.start()
         return node
 
     @property
@@ -95,6 +100,7 @@ class Node:
         return self.settings.region
 
     async def stop(self) -> None:
+        await self.webhooks.stop()
         await self.edge.stop()
         for task in (self._refresher, self._flusher):
             if task is not None:
@@ -108,6 +114,7 @@ class Node:
 
     async def _on_directory_change(self, snapshot: DirectorySnapshot) -> None:
         await self.shards.sync(snapshot)
+        self.webhooks.sync()
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -237,6 +244,26 @@ class Node:
             raise NotFound("issuer", issuer_id)
         if response.status_code != 204:
             raise PeerError(f"the primary refused the removal: HTTP {response.status_code}")
+
+    async def disable_webhook(self, webhook: Webhook, reason: str) -> bool:
+        """Disable a subscription whose deliveries keep failing, in the directory (on the
+        primary); False when the primary could not be told (the caller asks again later)."""
+        try:
+            if self.directory is not None:
+                await self.directory.webhooks.disable(
+                    webhook.id, reason, failing_version=webhook.version, actor=SYSTEM_ACTOR
+                )
+            else:
+                path = f"/_internal/v1/webhooks/{webhook.id}/disable"
+                body = {"reason": reason, "version": webhook.version}
+                response = await self._call_primary("POST", path, body)
+                if response.status_code not in (204, 404):
+                    raise PeerError(f"the primary refused to disable: HTTP {response.status_code}")
+        except (PeerError, StorageUnavailable) as exc:
+            log.warning("webhook %s not disabled yet: %s", webhook.id, exc)
+            return False
+        await self.refresh_replica()
+        return True
 
     async def refresh_replica(self) -> None:
         """Pull the directory now, after a change this node asked for; a failure leaves the

@@ -12,6 +12,10 @@ AUTHPI_KEY_ENCRYPTION_KEY  32 bytes, base64url: seals issuers' private signing k
                       the same on every node; required with peers. A single node without it
                       generates one into its data directory on first start.
 AUTHPI_KEY_USAGE_FLUSH_SECONDS    how often a node reports API key use    default: 60
+AUTHPI_WEBHOOKS_ALLOW_PRIVATE  1: webhooks may go to private, loopback and link-local
+                      addresses, and over plain http (local development and tests only;
+                      elsewhere a subscription to such an address could reach internal
+                      services: SSRF)                                       default: 0
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class Settings:
     directory_refresh_seconds: float = DEFAULT_DIRECTORY_REFRESH_SECONDS
     key_encryption_key: bytes | None = field(default=None, repr=False)
     key_usage_flush_seconds: float = DEFAULT_KEY_USAGE_FLUSH_SECONDS
+    webhooks_allow_private: bool = False
 
     @property
     def is_primary(self) -> bool:
@@ -102,6 +107,7 @@ class Settings:
             key_usage_flush_seconds=_positive(
                 environ, "AUTHPI_KEY_USAGE_FLUSH_SECONDS", DEFAULT_KEY_USAGE_FLUSH_SECONDS
             ),
+            webhooks_allow_private=_flag(environ, "AUTHPI_WEBHOOKS_ALLOW_PRIVATE"),
         )
 
 
@@ -149,6 +155,15 @@ def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {raw!r}")
     return value
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name, "").strip()
+    if raw in ("", "0"):
+        return False
+    if raw == "1":
+        return True
+    raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
 
 
 KEK_BYTES: Final = 32

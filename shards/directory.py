@@ -17,6 +17,7 @@ from shards import schema
 from shards.account_keys import AccountKeyStore
 from shards.clock import Clock, rfc3339
 from shards.database import Database, Row
+from shards.deliveries import DeliveryStore
 from shards.errors import Conflict, NotFound
 from shards.idempotency import IdempotencyStore, IdempotentCreate, KeyTaken, StoredResponse
 from shards.ids import new_id
@@ -30,6 +31,7 @@ from shards.records import (
     Placement,
     ShardRecord,
 )
+from shards.webhooks import Webhook, WebhookStore
 
 DIRECTORY_FILE: Final = "directory.db"
 ALL_SCOPES: Final = ("*",)
@@ -42,6 +44,8 @@ class Directory:
         self._outbox = Outbox(database, clock)
         self.keys = AccountKeyStore(database, self._outbox, clock)
         self.idempotency = IdempotencyStore(clock)
+        self.webhooks = WebhookStore(database, self._outbox, clock)
+        self.deliveries = DeliveryStore(database, clock)  # of account-level events
 
     @classmethod
     async def open(cls, data_dir: Path, clock: Clock) -> Directory:
@@ -363,6 +367,7 @@ class Directory:
             keys = await tx.fetch_all("SELECT * FROM api_keys")
             shards = await tx.fetch_all("SELECT * FROM shards")
             issuers = await tx.fetch_all("SELECT * FROM issuers")
+            webhooks = await tx.fetch_all("SELECT * FROM webhooks")
         assert version is not None
         return DirectorySnapshot(
             version=int(version[0]),
@@ -370,6 +375,7 @@ class Directory:
             api_keys={row["id"]: _api_key(row) for row in keys},
             shards={row["id"]: ShardRecord.from_row(row) for row in shards},
             issuers={row["id"]: Placement.from_row(row) for row in issuers},
+            webhooks={row["id"]: Webhook.from_row(row) for row in webhooks},
         )
 
 

@@ -8,7 +8,7 @@ but `source`, which the deliverer derives from the issuer. `seq` gives the order
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -19,6 +19,31 @@ from shards.database import Database, Row, Transaction
 from shards.ids import new_id
 
 SYSTEM_ACTOR: Final = "system"
+# Who caused an event, by the prefix of the actor's id; anything else is the platform itself
+# (`system`, or an operator's tool: `operator`, `bootstrap`).
+ACTOR_TYPES: Final = {
+    "key": "api_key",
+    "usr": "user",
+    "agt": "agent",
+    "c": "client",
+    "ptk": "personal_token",
+}
+
+
+def actor_type(actor: str) -> str:
+    """api_key, user, agent, client, personal_token, or system."""
+    prefix, sep, _ = actor.partition("_")
+    return ACTOR_TYPES.get(prefix, "system") if sep else "system"
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """What a subscription wants from one database's outbox."""
+
+    types: Sequence[str]
+    issuer_ids: Sequence[str] | None = None  # None: any issuer, and events of no issuer
+    account_id: str | None = None  # the directory's events name their account
+
 
 SCHEMA: Final = (
     """
@@ -96,6 +121,33 @@ class Outbox:
         assert row is not None  # RETURNING yields the inserted row
         return dataclasses.replace(event, seq=int(row[0]))
 
+    async def pending(self, after_seq: int, wanted: EventFilter, limit: int) -> list[Event]:
+        """The next events a subscription wants, in commit order."""
+        clauses, params = _filter_clauses(wanted)
+        rows = await self._database.fetch_all(
+            f"SELECT * FROM events WHERE seq > ? AND {' AND '.join(clauses)} ORDER BY seq LIMIT ?",
+            [after_seq, *params, limit],
+        )
+        return [_event(row) for row in rows]
+
+    async def between(self, since: str, until: str, wanted: EventFilter, limit: int) -> list[Event]:
+        """The events a subscription wants with `since <= time < until`, in commit order."""
+        clauses, params = _filter_clauses(wanted)
+        rows = await self._database.fetch_all(
+            f"SELECT * FROM events WHERE time >= ? AND time < ? AND {' AND '.join(clauses)}"
+            " ORDER BY seq LIMIT ?",
+            [since, until, *params, limit],
+        )
+        return [_event(row) for row in rows]
+
+    async def find(self, event_id: str) -> Event | None:
+        row = await self._database.fetch_one("SELECT * FROM events WHERE id = ?", (event_id,))
+        return _event(row) if row is not None else None
+
+    async def at(self, seq: int) -> Event | None:
+        row = await self._database.fetch_one("SELECT * FROM events WHERE seq = ?", (seq,))
+        return _event(row) if row is not None else None
+
     async def list(
         self,
         *,
@@ -104,11 +156,17 @@ class Outbox:
         issuer_id: str | None = None,
         type: str | None = None,
         subject: str | None = None,
+        account_id: str | None = None,
     ) -> list[Event]:
         """Events in commit order after `after_seq`, filtered by issuer, type and subject."""
         clauses: list[str] = ["seq > ?"]
         params: list[int | str] = [after_seq]
-        for column, value in (("issuer_id", issuer_id), ("type", type), ("subject", subject)):
+        for column, value in (
+            ("issuer_id", issuer_id),
+            ("type", type),
+            ("subject", subject),
+            ("account_id", account_id),
+        ):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
@@ -117,6 +175,18 @@ class Outbox:
             [*params, limit],
         )
         return [_event(row) for row in rows]
+
+
+def _filter_clauses(wanted: EventFilter) -> tuple[list[str], list[str]]:
+    clauses = [f"type IN ({', '.join('?' * len(wanted.types))})"]
+    params = list(wanted.types)
+    if wanted.issuer_ids is not None:
+        clauses.append(f"issuer_id IN ({', '.join('?' * len(wanted.issuer_ids))})")
+        params += wanted.issuer_ids
+    if wanted.account_id is not None:
+        clauses.append("account_id = ?")
+        params.append(wanted.account_id)
+    return clauses, params
 
 
 def _event(row: Row) -> Event:

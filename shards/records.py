@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from shards.database import Row
+from shards.webhooks import Webhook
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +92,11 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class DirectorySnapshot:
-    """The directory's non-personal part: enough to route and authenticate at any node.
+    """The directory's non-personal part: enough to route, authenticate and deliver
+    webhooks at any node.
 
-    Account names are left out: a node needs only an account's status.
+    Account names are left out: a node needs only an account's status. Webhook signing
+    secrets travel sealed under the key-encryption key that every node holds.
     """
 
     version: int
@@ -101,6 +104,7 @@ class DirectorySnapshot:
     api_keys: Mapping[str, ApiKey]
     shards: Mapping[str, ShardRecord]
     issuers: Mapping[str, Placement]
+    webhooks: Mapping[str, Webhook] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +113,7 @@ class DirectorySnapshot:
             "api_keys": [asdict(key) for key in self.api_keys.values()],
             "shards": [asdict(shard) for shard in self.shards.values()],
             "issuers": [asdict(placement) for placement in self.issuers.values()],
+            "webhooks": [webhook.to_json() for webhook in self.webhooks.values()],
         }
 
     @classmethod
@@ -129,6 +134,7 @@ class DirectorySnapshot:
             api_keys={key.id: key for key in keys},
             shards={s["id"]: ShardRecord(**s) for s in document["shards"]},
             issuers={p["issuer_id"]: Placement(**p) for p in document["issuers"]},
+            webhooks={d["id"]: Webhook.from_json(d) for d in document.get("webhooks", ())},
         )
 
 

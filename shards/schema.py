@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from shards import edge, idempotency, outbox, resources
+from shards import deliveries, edge, idempotency, outbox, resources, webhooks
 from shards.migrations import Migration
 
 _REPLICATED: Final = ("accounts", "api_keys", "shards", "issuers")
@@ -110,6 +110,11 @@ DIRECTORY: Final = (
             *idempotency.SCHEMA,
         ),
     ),
+    Migration(
+        3,
+        "webhook subscriptions; delivery streams and records of account-level events",
+        (*webhooks.SCHEMA, *deliveries.SCHEMA),
+    ),
 )
 
 SHARD: Final = (
@@ -133,4 +138,5 @@ SHARD: Final = (
     ),
     Migration(2, "resources of the identity graph, idempotency keys", resources.SCHEMA),
     Migration(3, "issuer settings and status, signing keys, edge versions", edge.SCHEMA),
+    Migration(4, "webhook delivery streams, redeliveries and records", deliveries.SCHEMA),
 )

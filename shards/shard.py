@@ -7,6 +7,7 @@ from pathlib import Path
 from shards import schema
 from shards.clock import Clock
 from shards.database import Database
+from shards.deliveries import DeliveryStore
 from shards.edge import EdgeStore
 from shards.idempotency import IdempotencyStore
 from shards.issuers import IssuerStore
@@ -28,6 +29,7 @@ class Shard:
         self.edge = EdgeStore(database, self.outbox, clock, self.keys)
         self.resources = ResourceStore(database, clock)
         self.idempotency = IdempotencyStore(clock)
+        self.deliveries = DeliveryStore(database, clock)
 
     @property
     def id(self) -> str:

@@ -39,6 +39,7 @@ async def test_a_shard_opens_in_wal_mode_with_foreign_keys_and_its_migrations(
         (1, "issuer configuration, outbox"),
         (2, "resources of the identity graph, idempotency keys"),
         (3, "issuer settings and status, signing keys, edge versions"),
+        (4, "webhook delivery streams, redeliveries and records"),
     ]
 
 

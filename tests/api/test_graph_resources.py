@@ -356,6 +356,16 @@ async def test_an_if_match_that_is_no_etag_of_ours_is_a_400(issuer: Issuer) -> N
     )
 
 
+async def test_an_empty_if_match_is_a_400_not_an_unconditional_write(issuer: Issuer) -> None:
+    user = await issuer.user("ada@example.com")
+    response = await issuer.delete(f"/users/{user['id']}", headers={"If-Match": ""})
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "If-Match must be \"*\" or an ETag this API returned, got ''"
+    )
+    assert (await issuer.get(f"/users/{user['id']}")).status_code == 200
+
+
 # whole representations
 
 

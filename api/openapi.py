@@ -30,15 +30,50 @@ PREFIX_OF_PARAM: Final = {
     "issuer_id": "i",
     **{f"{kind.name}_id": kind.prefix for kind in KINDS},
 }
+# Response headers a client relies on, each always sent where it is listed.
+ETAG_HEADER: Final = {
+    "description": "The resource's version, for `If-Match` and `If-None-Match`.",
+    "required": True,
+    "schema": {"type": "string", "pattern": r'^"[0-9]{1,18}"$'},
+}
+LOCATION_HEADER: Final = {
+    "description": "The path of the new resource.",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^/v1/accounts/"},
+}
+REPLAYED_HEADER: Final = {
+    "description": "Sent when an `Idempotency-Key` replays the first response.",
+    "required": False,
+    "schema": {"const": "true"},
+}
+PROBLEM_HEADERS: Final[dict[str, dict[str, Any]]] = {
+    "401": {
+        "WWW-Authenticate": {
+            "description": "The scheme to authenticate with (RFC 6750).",
+            "required": True,
+            "schema": {"const": 'Bearer realm="authpi"'},
+        }
+    },
+    "412": {"ETag": {**ETAG_HEADER, "description": "The current version."}},
+    "503": {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    },
+}
 ERRORS: Final = {
-    "400": "The body is not JSON.",
-    "401": "No API key, or one that is not valid.",
-    "403": "The key may not do this: account, scope, organization or address.",
-    "404": "No such resource, or not visible to this key.",
-    "413": "The body is over 64 KiB.",
-    "415": "The body is not application/json.",
-    "422": "Invalid fields; `errors` lists each one.",
-    "503": "Storage or a peer is unavailable; retry after `Retry-After`.",
+    "400": ("BadRequest", "The body is not JSON, or a header is malformed."),
+    "401": ("Unauthenticated", "No API key, or one that is not valid."),
+    "403": ("Forbidden", "The key may not do this: account, scope, organization or address."),
+    "404": ("NotFound", "No such resource, or not visible to this key."),
+    "409": ("Conflict", "A uniqueness rule, a limit or the resource's state refuses it."),
+    "412": ("PreconditionFailed", "`If-Match` names a version that is no longer current."),
+    "413": ("PayloadTooLarge", "The body is over 64 KiB."),
+    "415": ("UnsupportedMediaType", "The body is not application/json."),
+    "422": ("ValidationFailed", "Invalid fields; `errors` lists each one."),
+    "503": ("ServiceUnavailable", "Storage or a peer is unavailable; retry after `Retry-After`."),
 }
 
 
@@ -79,6 +114,7 @@ def document() -> dict[str, Any]:
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": schemas,
+            "responses": _problem_responses(),
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "key_<id>.<secret>"}
             },
@@ -116,7 +152,18 @@ def _kind_operation(operation: Operation, kind: Kind) -> dict[str, Any]:
             created["secret"] = f"{kind.prefix}_{SAMPLE_BODY}.s3cr3t-shown-once"
         shown = kind.secret or kind.name == "verifier"
         schema = {"$ref": f"#/components/schemas/{ident}Created"} if shown else ref
-        description["responses"] = {"201": _json("Created.", schema, created, etag=True)}
+        description["responses"] = {
+            "201": _json(
+                "Created.",
+                schema,
+                created,
+                headers={
+                    "ETag": ETAG_HEADER,
+                    "Location": LOCATION_HEADER,
+                    "Idempotency-Replayed": REPLAYED_HEADER,
+                },
+            )
+        }
         errors += ["400", "409", "413", "415", "422"]
     elif operation.action == "list":
         parameters += _list_parameters(kind.filters)
@@ -128,13 +175,15 @@ def _kind_operation(operation: Operation, kind: Kind) -> dict[str, Any]:
     elif operation.action == "get":
         parameters.append(_conditional("If-None-Match", "Answer 304 if this ETag is current."))
         description["responses"] = {
-            "200": _json("The resource.", ref, sample, etag=True),
-            "304": {"description": "Not modified."},
+            "200": _json("The resource.", ref, sample, headers={"ETag": ETAG_HEADER}),
+            "304": {"description": "Not modified.", "headers": {"ETag": ETAG_HEADER}},
         }
     elif operation.action == "update":
         parameters.append(_if_match())
         description["requestBody"] = _body(kind.update)
-        description["responses"] = {"200": _json("Updated.", ref, sample, etag=True)}
+        description["responses"] = {
+            "200": _json("Updated.", ref, sample, headers={"ETag": ETAG_HEADER})
+        }
         errors += ["400", "409", "412", "413", "415", "422"]
     else:
         errors += ["400"]
@@ -190,7 +239,12 @@ def _other_operations() -> list[tuple[str, str, dict[str, Any]]]:
                 "parameters": _path_parameters(issuers),
                 "requestBody": _body(CREATE_ISSUER),
                 "responses": {
-                    "201": _json("Created.", issuer_ref, issuer_sample),
+                    "201": _json(
+                        "Created.",
+                        issuer_ref,
+                        issuer_sample,
+                        headers={"Location": LOCATION_HEADER},
+                    ),
                     **problems,
                     **{s: _problem_response(s) for s in ("400", "409", "413", "415", "422")},
                 },
@@ -314,23 +368,41 @@ def _body(schema: Schema) -> dict[str, Any]:
 
 
 def _json(
-    description: str, schema: dict[str, Any], example: Any, *, etag: bool = False
+    description: str,
+    schema: dict[str, Any],
+    example: Any,
+    *,
+    headers: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": description,
         "content": {"application/json": {"schema": schema, "example": example}},
     }
-    if etag:
-        response["headers"] = {
-            "ETag": {"description": "The resource's version.", "schema": {"type": "string"}}
-        }
+    if headers:
+        response["headers"] = headers
     return response
 
 
 def _problem_response(status: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
+
+
+def _problem_responses() -> dict[str, Any]:
+    """One response per error status, with the headers that always come with it."""
     return {
-        "description": ERRORS.get(status, "See the problem document."),
-        "content": {"application/problem+json": {"schema": PROBLEM_REF}},
+        name: {
+            "description": description,
+            "headers": {
+                "Cache-Control": {
+                    "description": "Errors are never cached.",
+                    "required": True,
+                    "schema": {"const": "no-store"},
+                },
+                **PROBLEM_HEADERS.get(status, {}),
+            },
+            "content": {"application/problem+json": {"schema": PROBLEM_REF}},
+        }
+        for status, (name, description) in ERRORS.items()
     }
 
 

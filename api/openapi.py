@@ -17,8 +17,11 @@ from api.core.conventions import SEQUENCE_CURSOR
 from api.core.crud import Operation
 from api.core.kinds import INVITATION, KINDS, Kind
 from api.openapi_parts import (
+    ETAG_HEADER,
     ID_BODY,
+    LOCATION_HEADER,
     PREFIX_OF_PARAM,
+    REPLAYED_HEADER,
     SAMPLE_BODY,
     body,
     conditional,
@@ -29,6 +32,7 @@ from api.openapi_parts import (
     list_parameters,
     path_parameters,
     problem_response,
+    problem_responses,
     request_example,
 )
 
@@ -79,6 +83,7 @@ def document() -> dict[str, Any]:
         "webhooks": openapi_webhooks.webhooks_section(),
         "components": {
             "schemas": schemas,
+            "responses": problem_responses(),
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "key_<id>.<secret>"}
             },
@@ -108,7 +113,13 @@ def _kind_operation(operation: Operation, kind: Kind) -> dict[str, Any]:
             created["secret"] = f"{kind.prefix}_{SAMPLE_BODY}.s3cr3t-shown-once"
         shown = kind.secret or kind.name == "verifier"
         schema = {"$ref": f"#/components/schemas/{ident}Created"} if shown else ref
-        description["responses"] = {"201": json("Created.", schema, created, etag=True)}
+        created_headers = {
+            "Location": LOCATION_HEADER,
+            "Idempotency-Replayed": REPLAYED_HEADER,
+        }
+        description["responses"] = {
+            "201": json("Created.", schema, created, etag=True, headers=created_headers)
+        }
         errors += ["400", "409", "413", "415", "422"]
     elif operation.action == "list":
         parameters += list_parameters(kind.filters, enums=kind.filter_values)
@@ -121,7 +132,7 @@ def _kind_operation(operation: Operation, kind: Kind) -> dict[str, Any]:
         parameters.append(conditional("If-None-Match", "Answer 304 if this ETag is current."))
         description["responses"] = {
             "200": json("The resource.", ref, sample, etag=True),
-            "304": {"description": "Not modified."},
+            "304": {"description": "Not modified.", "headers": {"ETag": ETAG_HEADER}},
         }
     elif operation.action == "update":
         parameters.append(if_match())

@@ -7,6 +7,7 @@ from typing import Any, Final
 from api.core import account_keys, issuers
 from api.core.issuers import CREATE_ISSUER, UPDATE_ISSUER
 from api.openapi_parts import (
+    ETAG_HEADER,
     ID_BODY,
     SAMPLE_BODY,
     body,
@@ -145,7 +146,7 @@ def _issuer_operations() -> list[tuple[str, str, dict[str, Any]]]:
                 item,
                 {
                     "200": json("The issuer.", ref, ISSUER_SAMPLE, etag=True),
-                    "304": {"description": "Not modified."},
+                    "304": {"description": "Not modified.", "headers": {"ETag": ETAG_HEADER}},
                 },
                 READ_ERRORS,
                 extra=[conditional("If-None-Match", "Answer 304 if this ETag is current.")],
@@ -243,7 +244,7 @@ def _api_key_operations() -> list[tuple[str, str, dict[str, Any]]]:
                 item,
                 {
                     "200": json("The key.", ref, API_KEY_SAMPLE, etag=True),
-                    "304": {"description": "Not modified."},
+                    "304": {"description": "Not modified.", "headers": {"ETag": ETAG_HEADER}},
                 },
                 READ_ERRORS,
                 extra=[conditional("If-None-Match", "Answer 304 if this ETag is current.")],

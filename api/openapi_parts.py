@@ -19,15 +19,59 @@ PREFIX_OF_PARAM: Final = {
     "webhook_id": "wh",
     **{f"{kind.name}_id": kind.prefix for kind in KINDS},
 }
+# Response headers a client relies on, each always sent where it is listed.
+ETAG_HEADER: Final = {
+    "description": "The resource's version, for `If-Match` and `If-None-Match`.",
+    "required": True,
+    "schema": {"type": "string", "pattern": r'^"[0-9]{1,18}"$'},
+}
+LOCATION_HEADER: Final = {
+    "description": "The path of the new resource.",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^/v1/accounts/"},
+}
+REPLAYED_HEADER: Final = {
+    "description": "Sent when an `Idempotency-Key` replays the first response.",
+    "required": False,
+    "schema": {"const": "true"},
+}
+NO_STORE_HEADER: Final = {
+    "description": "Errors are never cached.",
+    "required": True,
+    "schema": {"const": "no-store"},
+}
+PROBLEM_HEADERS: Final[dict[str, dict[str, Any]]] = {
+    "401": {
+        "WWW-Authenticate": {
+            "description": "The scheme to authenticate with (RFC 6750).",
+            "required": True,
+            "schema": {"const": 'Bearer realm="authpi"'},
+        }
+    },
+    "412": {"ETag": {**ETAG_HEADER, "description": "The current version."}},
+    "503": {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    },
+}
+# One shared response per error status (`#/components/responses/<name>`).
 ERRORS: Final = {
-    "400": "The body is not JSON, a header is malformed, or a filter has an unknown value.",
-    "401": "No API key, or one that is not valid.",
-    "403": "The key may not do this: account, scope, organization or address.",
-    "404": "No such resource, or not visible to this key.",
-    "413": "The body is over 64 KiB.",
-    "415": "The body is not application/json.",
-    "422": "Invalid fields; `errors` lists each one.",
-    "503": "Storage or a peer is unavailable; retry after `Retry-After`.",
+    "400": (
+        "BadRequest",
+        "The body is not JSON, a header is malformed, or a filter has an unknown value.",
+    ),
+    "401": ("Unauthenticated", "No API key, or one that is not valid."),
+    "403": ("Forbidden", "The key may not do this: account, scope, organization or address."),
+    "404": ("NotFound", "No such resource, or not visible to this key."),
+    "409": ("Conflict", "A uniqueness rule, a limit or the resource's state refuses it."),
+    "412": ("PreconditionFailed", "`If-Match` names a version that is no longer current."),
+    "413": ("PayloadTooLarge", "The body is over 64 KiB."),
+    "415": ("UnsupportedMediaType", "The body is not application/json."),
+    "422": ("ValidationFailed", "Invalid fields; `errors` lists each one."),
+    "503": ("ServiceUnavailable", "Storage or a peer is unavailable; retry after `Retry-After`."),
 }
 
 
@@ -93,8 +137,9 @@ def if_match() -> dict[str, Any]:
         "name": "If-Match",
         "in": "header",
         "required": False,
-        "description": "Refuse with 412 unless this ETag is current (`*`: any version).",
-        "schema": {"type": "string", "pattern": rf"^(\*|{ETAG_PATTERN[1:-1]})$"},
+        "description": "Refuse with 412 unless this ETag is current (`*`: any version; an"
+        " empty value names none, so it is always refused).",
+        "schema": {"type": "string", "pattern": rf"^(\*|{ETAG_PATTERN[1:-1]})?$"},
     }
 
 
@@ -111,23 +156,42 @@ def body(schema: Schema) -> dict[str, Any]:
 
 
 def json(
-    description: str, schema: dict[str, Any], example: Any, *, etag: bool = False
+    description: str,
+    schema: dict[str, Any],
+    example: Any,
+    *,
+    etag: bool = False,
+    headers: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": description,
         "content": {"application/json": {"schema": schema, "example": example}},
     }
-    if etag:
-        response["headers"] = {
-            "ETag": {"description": "The resource's version.", "schema": {"type": "string"}}
-        }
+    listed = {**({"ETag": ETAG_HEADER} if etag else {}), **(headers or {})}
+    if listed:
+        response["headers"] = listed
     return response
 
 
 def problem_response(status: str) -> dict[str, Any]:
-    return {
-        "description": ERRORS.get(status, "See the problem document."),
+    if status in ERRORS:
+        return {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
+    return {  # a status only one operation answers: described where it is used
+        "description": "See the problem document.",
+        "headers": {"Cache-Control": NO_STORE_HEADER},
         "content": {"application/problem+json": {"schema": PROBLEM_REF}},
+    }
+
+
+def problem_responses() -> dict[str, Any]:
+    """One response per error status, with the headers that always come with it."""
+    return {
+        name: {
+            "description": description,
+            "headers": {"Cache-Control": NO_STORE_HEADER, **PROBLEM_HEADERS.get(status, {})},
+            "content": {"application/problem+json": {"schema": PROBLEM_REF}},
+        }
+        for status, (name, description) in ERRORS.items()
     }
 
 

@@ -426,7 +426,11 @@ def _delivery_operations() -> list[tuple[str, str, dict[str, Any]]]:
                     f"{item}/deliveries",
                     {"200": json("A page.", _ref("DeliveryList"), listed)},
                     (*READ_ERRORS, "400", "422"),
-                    extra=list_parameters(("event_id", "outcome"), enums={"outcome": OUTCOMES}),
+                    extra=list_parameters(
+                        ("event_id", "outcome"),
+                        rf"^dlv_{ID_BODY}$",
+                        enums={"outcome": OUTCOMES},
+                    ),
                 ),
             ),
             (

@@ -7,11 +7,11 @@ Schema 2020-12 that OpenAPI 3.1 embeds. Strings are trimmed; unknown fields are 
 
 from __future__ import annotations
 
-import ipaddress
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 from api.problems import FieldError, ValidationFailed
@@ -23,6 +23,26 @@ PRIVATE_JWK_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", 
 METADATA_MAX_KEYS: Final = 50
 METADATA_MAX_KEY_LENGTH: Final = 40
 METADATA_MAX_VALUE_LENGTH: Final = 500
+_OCTET: Final = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4: Final = rf"{_OCTET}(\.{_OCTET}){{3}}"
+_H16: Final = "[0-9A-Fa-f]{1,4}"
+
+
+def _ipv6_pattern() -> str:
+    """RFC 4291 §2.2 text forms: eight groups, or at most seven around one `::`."""
+    forms = [f"({_H16}:){{7}}{_H16}"]
+    for left in range(8):
+        before = f"({_H16}:){{{left - 1}}}{_H16}" if left else ""
+        after = f"({_H16}(:{_H16}){{0,{6 - left}}})?" if left < 7 else ""
+        forms.append(f"{before}::{after}")
+    return "(" + "|".join(forms) + ")"
+
+
+_IPV6: Final = _ipv6_pattern()
+# A TCP port a URL may name: 1 to 65535.
+_PORT: Final = (
+    r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+)
 # Each format is one regular expression, used both to check values and in the JSON Schema, so
 # what the schema admits and what the API accepts are the same set.
 _FORMAT_PATTERNS: Final = {
@@ -32,6 +52,9 @@ _FORMAT_PATTERNS: Final = {
     ),
     "uri": re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[\x21\x22\x24-\x7e]+$"),
     "https-uri": re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[\x21\x22\x24-\x7e]*)?$"),
+    "http-uri": re.compile(
+        rf"^https?://([A-Za-z0-9.-]+|\[{_IPV6}\])(:{_PORT})?(/[\x21\x22\x24-\x7e]*)?$"
+    ),
     "redirect-uri": re.compile(
         r"^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[\x21\x22\x24-\x7e]*)?"
         r"|http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?(/[\x21\x22\x24-\x7e]*)?"
@@ -40,22 +63,29 @@ _FORMAT_PATTERNS: Final = {
     "scope": re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$"),  # RFC 6749 §3.3 scope-token
     "hostname": re.compile(r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"),
     "e164": re.compile(r"^\+[1-9][0-9]{6,14}$"),
+    # RFC 3339 §5.6 without what no date-time of ours can hold: year zero and leap seconds.
     "date-time": re.compile(
-        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+        r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])"
+        r"-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
+        r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
     ),
     "member-id": re.compile(r"^(usr|agt)_[0-9a-hjkmnp-tv-z]{26}$"),
     "user-id": re.compile(r"^usr_[0-9a-hjkmnp-tv-z]{26}$"),
+    "issuer-id": re.compile(r"^i_[0-9a-hjkmnp-tv-z]{26}$"),
+    # An address or a range in prefix notation; no zone ids, netmasks or embedded IPv4.
+    "cidr": re.compile(
+        rf"^({_IPV4}(/(3[0-2]|[12]?[0-9]))?|{_IPV6}(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$"
+    ),
 }
 # Explicit classes only: `\s` means different things to Python and to JSON Schema (ECMA-262).
 _NOT_BLANK: Final = re.compile(
     "[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
 )
-_OCTET: Final = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4: Final = rf"{_OCTET}(\.{_OCTET}){{3}}"
 _FORMAT_MESSAGES: Final = {
     "email": "must be an email address",
     "uri": "must be an absolute URI without a fragment",
     "https-uri": "must be an https URL without a fragment",
+    "http-uri": "must be an http or https URL without a fragment",
     "redirect-uri": "must be an https URL, an http URL on loopback, or a private-use scheme"
     " such as com.example.app:/callback (RFC 8252), without a fragment",
     "scope": "must be a scope: visible ASCII without spaces, quotes or backslashes",
@@ -64,12 +94,17 @@ _FORMAT_MESSAGES: Final = {
     "date-time": "must be an RFC 3339 date-time such as 2027-01-31T12:00:00Z",
     "member-id": "must name a user (usr_...) or an agent (agt_...)",
     "user-id": "must name a user (usr_...)",
+    "issuer-id": "must name an issuer (i_...)",
+    "cidr": "must be an IP address or a range such as 203.0.113.0/24 or 2001:db8::/32",
 }
 FORMAT_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     **{name: {"pattern": pattern.pattern} for name, pattern in _FORMAT_PATTERNS.items()},
-    "date-time": {"format": "date-time"},  # a real calendar date, which no pattern can say
-    "cidr": {"anyOf": [{"pattern": rf"^{_IPV4}(/(3[0-2]|[12]?[0-9]))?$"}, {"format": "ipv6"}]},
+    # and a real calendar date, which no pattern can say
+    "date-time": {"pattern": _FORMAT_PATTERNS["date-time"].pattern, "format": "date-time"},
 }
+
+
+ENUM_LISTED: Final = 20  # longer enumerations are not spelled out in error messages
 
 
 class Invalid(Exception):
@@ -108,6 +143,10 @@ class String:
             raise Invalid(f"must be a string, got {json_type(value)}")
         if self.enum is not None:
             if value not in self.enum:
+                if len(self.enum) > ENUM_LISTED:  # a catalogue: name the value, not the list
+                    raise Invalid(
+                        f"{value[:100]!r} is not one of the {len(self.enum)} known values"
+                    )
                 raise Invalid(f"must be one of: {', '.join(self.enum)}")
             return value
         if len(value) < self.min_length:
@@ -178,12 +217,15 @@ class List:
     description: str = ""
     max_items: int = 100
     example: list[str] | None = None
+    min_items: int = 0
 
     def check(self, value: object) -> Any:
         if not isinstance(value, list):
             raise Invalid(f"must be an array, got {json_type(value)}")
         if len(value) > self.max_items:
             raise Invalid(f"must have at most {self.max_items} items")
+        if len(value) < self.min_items:
+            raise Invalid(f"must have at least {self.min_items} item{'s' * (self.min_items > 1)}")
         clean: list[str] = []
         for index, item in enumerate(value):
             try:
@@ -202,6 +244,8 @@ class List:
             "maxItems": self.max_items,
             "uniqueItems": True,
         }
+        if self.min_items:
+            schema["minItems"] = self.min_items
         return _described(schema, self.description, self.example)
 
 
@@ -234,7 +278,12 @@ class Metadata:
                 "additionalProperties": {
                     "anyOf": [
                         {"type": "string", "maxLength": METADATA_MAX_VALUE_LENGTH},
-                        {"type": "number"},
+                        # what a double holds: a longer number is refused as malformed JSON
+                        {
+                            "type": "number",
+                            "minimum": -sys.float_info.max,
+                            "maximum": sys.float_info.max,
+                        },
                         {"type": "boolean"},
                     ]
                 },
@@ -411,24 +460,30 @@ def json_type(value: object) -> str:
 
 def _check_format(kind: str, value: str) -> str:
     pattern = _FORMAT_PATTERNS.get(kind)
-    if pattern is not None and not pattern.match(value):
+    # `fullmatch`: Python's `$` also matches before a final newline, ECMA-262's does not.
+    if pattern is not None and not pattern.fullmatch(value):
         raise Invalid(_FORMAT_MESSAGES[kind])
     if kind == "email":
         return value.lower()  # one person, one address: compared without case everywhere
-    if kind == "cidr":
-        try:
-            ipaddress.ip_network(value, strict=False)
-            return value
-        except ValueError:
-            raise Invalid(f"{value!r} is not an IP address or CIDR range") from None
     if kind == "date-time":
         try:
-            return rfc3339(datetime.fromisoformat(value.upper()))
-        except (ValueError, OverflowError):  # OverflowError: out of range once in UTC
+            moment = datetime.fromisoformat(value.upper())
+        except ValueError:  # not a calendar date, such as February 30
             raise Invalid(_FORMAT_MESSAGES[kind]) from None
+        return rfc3339(_in_utc(moment))
     if kind == "hostname":
         return value.lower()
     return value
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """The moment in UTC, held at the ends of the calendar, which an offset can push past
+    (9999-12-31T23:59:59-01:00 is in year 10000): for an expiry, still "never" or "long ago"."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if moment.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 def _described(schema: dict[str, Any], description: str, example: object) -> dict[str, Any]:

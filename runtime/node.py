@@ -35,6 +35,7 @@ from shards.clock import Clock, rfc3339
 from shards.directory import Directory
 from shards.errors import Conflict, NotFound, StorageUnavailable
 from shards.idempotency import IdempotentCreate, KeyTaken, StoredResponse
+from shards.ids import is_id
 from shards.issuers import IssuerConfig
 from shards.keys import Sealer, local_key
 from shards.outbox import SYSTEM_ACTOR
@@ -147,8 +148,10 @@ class Node:
     # placement, known to every node through the replica
 
     async def placement(self, issuer_id: str) -> Placement | None:
+        """Where the issuer lives; None if it does not exist. Only a well-formed id that this
+        replica does not know yet is worth a pull from the primary."""
         placement = self.replica.snapshot.issuers.get(issuer_id)
-        if placement is None and await self.replica.refresh_on_miss():
+        if placement is None and is_id(issuer_id, "i") and await self.replica.refresh_on_miss():
             placement = self.replica.snapshot.issuers.get(issuer_id)
         return placement
 

@@ -5,6 +5,7 @@ from the primary with `If-None-Match`, on a timer and when a request names an is
 key it does not know. Pulls caused by misses are coalesced: at most one starts per
 `MISS_REFRESH_INTERVAL`, and every miss waits for the first pull that starts after it, so a
 flood of unknown ids costs a few pulls a second while a genuinely new id is always found.
+On the primary a miss costs one read of the local directory's version, so it does not wait.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class RemoteDirectory:
 class DirectoryReplica:
     def __init__(self, source: DirectorySource) -> None:
         self._source = source
+        # On the primary the directory is a local file: a miss reads its version at once.
+        self._miss_interval = 0.0 if isinstance(source, LocalDirectory) else MISS_REFRESH_INTERVAL
         self._snapshot = EMPTY_SNAPSHOT
         self._lock = asyncio.Lock()
         self._miss_lock = asyncio.Lock()
@@ -108,7 +111,7 @@ class DirectoryReplica:
         async with self._miss_lock:
             if self._last_miss_pull >= asked_at:  # a pull started after we asked: it covers us
                 return True
-            wait = self._last_miss_pull + MISS_REFRESH_INTERVAL - time.monotonic()
+            wait = self._last_miss_pull + self._miss_interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             self._last_miss_pull = time.monotonic()

@@ -20,4 +20,5 @@ class SystemClock:
 def rfc3339(moment: datetime) -> str:
     """`2026-11-29T06:33:47.123Z`: UTC, millisecond precision, sortable as text."""
     utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # The year by hand: `%Y` does not pad years before 1000 on every platform.
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"

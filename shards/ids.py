@@ -60,7 +60,7 @@ new_id: Final = IdGenerator().new
 
 def is_id(value: str, prefix: str) -> bool:
     """Whether `value` is a well-formed id with this prefix."""
-    match = _ID_PATTERN.match(value)
+    match = _ID_PATTERN.fullmatch(value)
     return match is not None and match.group(1) == prefix
 
 

@@ -88,8 +88,8 @@ async def issuer_principal(
 ) -> tuple[Principal, Placement]:
     """Authenticate for an issuer-level call and make sure this is the issuer's home node."""
     key_id, secret = credentials(request.headers.get("authorization"))
-    placement = await node.placement(issuer_id)
     if key_id not in node.replica.snapshot.api_keys:
+        placement = await node.placement(issuer_id)
         if placement is None or placement.account_id != account_id:
             raise Unauthenticated(INVALID_KEY)
         ensure_region(placement.home_region, node.region)
@@ -104,9 +104,11 @@ async def issuer_principal(
     check_account_key(
         key, secret, node.replica, now=node.clock.now(), client_ip=node.client_ip(request)
     )
+    # The key's own account first: another account's issuers are not worth a directory pull.
     if key.account_id != account_id:
         raise Forbidden(f"this API key cannot act on account {account_id}")
     node.key_used(key.id)
+    placement = await node.placement(issuer_id)
     if placement is None or placement.account_id != account_id:
         raise NotFoundProblem(f"issuer {issuer_id} not found in account {account_id}")
     ensure_region(placement.home_region, node.region)

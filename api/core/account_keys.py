@@ -37,13 +37,11 @@ from api.problems import (
     NotFoundProblem,
     PreconditionFailed,
     ServiceUnavailable,
-    ValidationFailed,
 )
 from api.schema import Schema, String
 from runtime.node import Node
 from runtime.routing import ensure_region
 from shards.account_keys import AccountKey, AccountKeyError, KeyRevoked, LockedOut
-from shards.clock import rfc3339
 from shards.database import Transaction
 from shards.directory import Directory
 from shards.errors import NotFound, StorageError
@@ -95,12 +93,6 @@ async def _at_primary(request: Request, scope: str) -> tuple[Node, Directory, Pr
     return node, node.directory, principal
 
 
-def _check_expiry(node: Node, fields: dict[str, Any]) -> None:
-    expires_at = fields.get("expires_at")
-    if expires_at is not None and expires_at <= rfc3339(node.clock.now()):
-        raise ValidationFailed([{"field": "expires_at", "message": "must be in the future"}])
-
-
 def _key_id(request: Request) -> str:
     key_id: str = request.path_params["api_key_id"]
     if not is_id(key_id, "key"):
@@ -114,7 +106,6 @@ async def create_api_key(request: Request) -> Response:
     raw = await read_json_body(request)
     fields = CREATE_API_KEY.validate(parse_json_object(raw))
     principal.grantable(fields["scopes"])
-    _check_expiry(node, fields)
     scope = f"{principal.key_id}:{principal.account_id}"
     fingerprint = conventions.fingerprint("POST", request.url.path, raw)
     try:
@@ -192,7 +183,6 @@ async def update_api_key(request: Request) -> Response:
         fields["ip_allowlist"] = []
     if "scopes" in fields:
         principal.grantable(fields["scopes"])
-    _check_expiry(node, fields)
     expected = conventions.expected_version(request)
     try:
         async with directory.database.transaction() as tx:

@@ -78,7 +78,7 @@ def list_query(
         else:
             limit = int(raw_limit)
     after = params.get("cursor")
-    if after is not None and not cursor.match(after):
+    if after is not None and not cursor.fullmatch(after):
         errors.append({"field": "cursor", "message": "is not a cursor this API returned"})
     if errors:
         raise ValidationFailed(errors)
@@ -90,12 +90,20 @@ def list_query(
     return ListQuery(limit, after, chosen)
 
 
+NO_VERSION: Final = 0  # versions start at 1: what an empty `If-Match` requires matches none
+
+
 def expected_version(request: Request) -> int | None:
-    """The version `If-Match` requires, None without one; 412 for one that is not ours."""
+    """The version `If-Match` requires, None without one or for `*`; 400 for anything that is
+    not an ETag of ours. An empty value lists no ETag, so no version matches it and the write
+    is refused with 412 (RFC 9110 §13.1.1): a client that meant to send a version and lost it
+    must not have its write go through unchecked."""
     header = request.headers.get("if-match")
-    if header is None or header.strip() in ("", "*"):
+    if header is None or header.strip() == "*":
         return None
-    match = _ETAG.match(header.strip())
+    if not header.strip():
+        return NO_VERSION
+    match = _ETAG.fullmatch(header.strip())
     if match is None:
         raise InvalidHeader(f'If-Match must be "*" or an ETag this API returned, got {header!r}')
     return int(match.group(1))
@@ -111,7 +119,7 @@ def not_modified(request: Request, current: str) -> bool:
 
 def idempotency_key(request: Request) -> str | None:
     key = request.headers.get("idempotency-key")
-    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise ValidationFailed(
             [{"field": "Idempotency-Key", "message": "must be 1 to 255 visible ASCII characters"}]
         )

@@ -33,6 +33,7 @@ from api.core.access import Principal, account_principal, issuer_principal
 from api.core.webhooks import webhook_id
 from api.json import json_response
 from api.problems import (
+    ConflictProblem,
     IdempotencyKeyReused,
     NotFoundProblem,
     ServiceUnavailable,
@@ -227,13 +228,8 @@ async def _redeliver(place: Place, request: Request) -> Response:
     fields = REDELIVER.validate(parse_json_object(raw))
     event = await place.outbox.find(fields["event_id"])
     if event is None or not _wanted(place, event.type, event.issuer_id, event.account_id):
-        raise ValidationFailed(
-            [
-                {
-                    "field": "event_id",
-                    "message": "is not an event of this place that the subscription receives",
-                }
-            ]
+        raise NotFoundProblem(
+            f"event {fields['event_id']} is not among the events this subscription receives"
         )
 
     async def queue(tx: Transaction) -> dict[str, Any]:
@@ -255,22 +251,15 @@ async def _replay(place: Place, request: Request) -> Response:
     raw = await read_json_body(request)
     fields = REPLAY.validate(parse_json_object(raw))
     until = fields.get("until") or rfc3339(node.clock.now())
-    if fields["since"] >= until:
-        raise ValidationFailed([{"field": "since", "message": "must be before until"}])
-    events = (
+    events = (  # an empty range (since at or after until) replays nothing
         await place.outbox.between(fields["since"], until, place.wanted, MAX_REPLAY + 1)
-        if place.wanted.types
+        if place.wanted.types and fields["since"] < until
         else []
     )
     if len(events) > MAX_REPLAY:
-        raise ValidationFailed(
-            [
-                {
-                    "field": "since",
-                    "message": f"the range holds more than {MAX_REPLAY} events; replay shorter"
-                    " ranges one after another",
-                }
-            ]
+        raise ConflictProblem(
+            f"the range holds more than {MAX_REPLAY} events; replay shorter ranges one after"
+            " another"
         )
 
     async def queue(tx: Transaction) -> dict[str, Any]:

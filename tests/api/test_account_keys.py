@@ -325,12 +325,9 @@ async def test_an_idempotency_key_replays_the_create_without_the_secret(install:
             [
                 ("scopes", "item 0 must be a scope: visible ASCII without spaces, quotes or"
                  " backslashes"),
-                ("ip_allowlist", "item 0 '10.0.0.0/33' is not an IP address or CIDR range"),
+                ("ip_allowlist", "item 0 must be an IP address or a range such as 203.0.113.0/24"
+                 " or 2001:db8::/32"),
             ],
-        ),
-        (
-            {"name": "x", "scopes": [], "expires_at": "2026-11-29T11:00:00Z"},
-            [("expires_at", "must be in the future")],
         ),
         ({"name": "x", "scopes": [], "status": "active"}, [("status", "unknown field")]),
     ],

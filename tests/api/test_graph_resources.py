@@ -356,6 +356,16 @@ async def test_an_if_match_that_is_no_etag_of_ours_is_a_400(issuer: Issuer) -> N
     )
 
 
+async def test_an_empty_if_match_matches_no_version_not_an_unconditional_write(
+    issuer: Issuer,
+) -> None:
+    user = await issuer.user("ada@example.com")
+    response = await issuer.delete(f"/users/{user['id']}", headers={"If-Match": ""})
+    assert response.status_code == 412  # RFC 9110 §13.1.1: it lists no ETag, so none matches
+    assert response.headers["etag"] == '"1"'
+    assert (await issuer.get(f"/users/{user['id']}")).status_code == 200
+
+
 # whole representations
 
 

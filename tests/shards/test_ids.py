@@ -42,6 +42,7 @@ def test_unknown_prefixes_are_refused() -> None:
         ("key_" + "u" * 26, "key", False),  # u is not in Crockford base32
         ("key_" + "0" * 25, "key", False),
         ("KEY_" + "0" * 26, "key", False),
+        ("key_" + "0" * 26 + "\n", "key", False),
     ],
 )
 def test_is_id(value: str, prefix: str, expected: bool) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from api.core.catalogue import EVENT_TYPES
 from runtime.settings import Settings
 from runtime.webhooks.outbound import DestinationRefused, check_destination
 from tests.webhooks.conftest import PUBLIC_URL, Hooks
@@ -32,22 +33,21 @@ async def test_unknown_event_types_are_refused(hooks: Hooks) -> None:
         hooks, {"url": hooks.receiver.url, "event_types": ["user.created", "usr.created"]}
     )
     assert response.status_code == 422
-    assert response.json() == invalid("event_types", "not in the event catalogue: usr.created")
+    known = len(EVENT_TYPES)
+    assert response.json() == invalid(
+        "event_types", f"item 1 'usr.created' is not one of the {known} known values"
+    )
     response = await create(hooks, {"url": hooks.receiver.url, "event_types": []})
-    assert response.json() == invalid("event_types", "must name at least one type")
+    assert response.json() == invalid("event_types", "must have at least 1 item")
 
 
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("not a url", "must be an absolute URI without a fragment"),
-        ("ftp://127.0.0.1/hooks", "must be an http or https URL"),
-        (
-            "http://user:pw@127.0.0.1/hooks",
-            "must not carry credentials: deliveries are signed instead",
-        ),
-        ("http://127.0.0.1:99999/hooks", "is not a valid URL: Port out of range 0-65535"),
-        ("https://no-such-host.invalid/hooks", "its host no-such-host.invalid does not resolve"),
+        ("not a url", "must be an http or https URL without a fragment"),
+        ("ftp://127.0.0.1/hooks", "must be an http or https URL without a fragment"),
+        ("http://user:pw@127.0.0.1/hooks", "must be an http or https URL without a fragment"),
+        ("http://127.0.0.1:99999/hooks", "must be an http or https URL without a fragment"),
     ],
 )
 async def test_invalid_urls_are_refused(hooks: Hooks, url: str, message: str) -> None:
@@ -62,7 +62,8 @@ async def test_issuers_of_other_accounts_are_refused(hooks: Hooks) -> None:
         hooks,
         {"url": hooks.receiver.url, "event_types": ["user.created"], "issuer_ids": [stranger]},
     )
-    assert response.json() == invalid("issuer_ids", f"not issuers of this account: {stranger}")
+    assert response.status_code == 404
+    assert response.json()["detail"] == f"not issuers of this account: {stranger}"
 
 
 @pytest.mark.parametrize(
@@ -88,6 +89,14 @@ async def test_private_addresses_are_refused_unless_allowed(url: str, why: str) 
         f"its host {host} resolves to {why}; webhooks go to public addresses only"
     )
     await check_destination(url, allow_private=True)
+
+
+async def test_a_host_that_does_not_resolve_is_refused_where_it_would_be_looked_up() -> None:
+    with pytest.raises(DestinationRefused) as refused:
+        await check_destination("https://no-such-host.invalid/hooks", allow_private=False)
+    assert str(refused.value) == "its host no-such-host.invalid does not resolve"
+    # where private addresses are allowed, only each attempt looks the host up
+    await check_destination("https://no-such-host.invalid/hooks", allow_private=True)
 
 
 async def test_plain_http_needs_the_private_setting() -> None:

@@ -222,10 +222,14 @@ def measure(
         cores=client,
         rate=rate,
     )
-    server_cpu = (session_cpu_seconds(server.session) - before) / load.seconds
+    cpu_seconds = session_cpu_seconds(server.session) - before
     if load.failed:
         raise RuntimeError(f"{server.name} {request.path}: failed requests {dict(load.errors)}")
-    return {**load.as_dict(), "server_cpu": round(server_cpu, 3)}
+    return {
+        **load.as_dict(),
+        "server_cpu": round(cpu_seconds / load.seconds, 3),
+        "server_cpu_us_per_request": round(cpu_seconds / load.requests * 1e6, 1),
+    }
 
 
 def run_rounds(
@@ -283,6 +287,9 @@ def summarise(runs: Sequence[dict[str, Any]], servers: Sequence[Server]) -> dict
                 "p50_at_half_ms": statistics.median(r["half"]["p50_ms"] for r in mine),
                 "p99_at_half_ms": statistics.median(r["half"]["p99_ms"] for r in mine),
                 "server_cpu_at_peak": statistics.median(r["peak"]["server_cpu"] for r in mine),
+                "server_cpu_us_per_request": statistics.median(
+                    r["peak"]["server_cpu_us_per_request"] for r in mine
+                ),
                 "client_cpu_at_peak": statistics.median(r["peak"]["client_cpu"] for r in mine),
             }
         ratio = figures[ours]["requests_per_second"] / figures[theirs]["requests_per_second"]
@@ -291,6 +298,13 @@ def summarise(runs: Sequence[dict[str, Any]], servers: Sequence[Server]) -> dict
             "throughput_ratio": round(ratio, 2),
             "target_ratio": TARGETS[endpoint],
             "met": ratio >= TARGETS[endpoint],
+            # CPU time per request, the peer's over AuthPI's: what the throughput ratio would
+            # be on cores that did nothing else, and less disturbed by neighbours than it.
+            "cpu_per_request_ratio": round(
+                figures[theirs]["server_cpu_us_per_request"]
+                / figures[ours]["server_cpu_us_per_request"],
+                2,
+            ),
             "p99_at_half_ratio": round(
                 figures[ours]["p99_at_half_ms"] / figures[theirs]["p99_at_half_ms"], 2
             ),

@@ -37,21 +37,31 @@ def render(results: Mapping[str, Any], command: str) -> str:
         "## Ratios",
         "",
         report.table(
-            ["endpoint", "req/s ratio", "target", "verdict", "p99 at half load, ratio"],
+            [
+                "endpoint",
+                "req/s ratio",
+                "target",
+                "verdict",
+                "CPU per request, peer over AuthPI",
+                "p99 at half load, AuthPI over peer",
+            ],
             [
                 [
                     endpoint,
                     f"**{entry['throughput_ratio']:.2f}x**",
                     f"{entry['target_ratio']:g}x",
                     "met" if entry["met"] else "missed",
+                    f"{entry['cpu_per_request_ratio']:.2f}x",
                     f"{entry['p99_at_half_ratio']:.2f}",
                 ]
                 for endpoint, entry in summary.items()
             ],
         ),
         "",
-        "A p99 ratio under 1 means AuthPI's tail at half of its peak is shorter than the peer's"
-        " at half of the peer's peak.",
+        "The CPU ratio divides the peer's server CPU time per request at peak by AuthPI's: the"
+        " throughput ratio two otherwise idle cores would show. A p99 ratio under 1 means"
+        " AuthPI's tail at half of its peak is shorter than the peer's at half of the peer's"
+        " peak.",
     ]
     for endpoint, entry in summary.items():
         lines += ["", f"## {TITLES[endpoint]}", ""]
@@ -66,6 +76,7 @@ def render(results: Mapping[str, Any], command: str) -> str:
                     f"{figures['p50_at_half_ms']:.2f}",
                     f"{figures['p99_at_half_ms']:.2f}",
                     f"{figures['server_cpu_at_peak']:.0%}",
+                    f"{figures['server_cpu_us_per_request']:.0f}",
                     f"{figures['client_cpu_at_peak']:.0%}",
                 ]
             )
@@ -79,6 +90,7 @@ def render(results: Mapping[str, Any], command: str) -> str:
                     "p50 at half ms",
                     "p99 at half ms",
                     "server CPU",
+                    "server CPU µs/req",
                     "wrk CPU",
                 ],
                 rows,

@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The JavaScript clients of the interop tests, pinned by their lock file.
+INTEROP_NODE := tests/interop/node
+INTEROP_NODE_DEPS := $(INTEROP_NODE)/node_modules/.package-lock.json
 
 .PHONY: install run test lint typecheck clean
 
@@ -10,6 +13,10 @@ $(BIN)/authpi: pyproject.toml sdk/python/pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]' -e 'sdk/python[starlette]'
 	touch $(BIN)/authpi
+
+$(INTEROP_NODE_DEPS): $(INTEROP_NODE)/package.json $(INTEROP_NODE)/package-lock.json
+	npm ci --prefix $(INTEROP_NODE) --no-audit --no-fund --loglevel=error
+	touch $@
 
 install: $(BIN)/authpi
 
@@ -23,8 +30,8 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck $(INTEROP_NODE_DEPS)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .authpi-dev .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(INTEROP_NODE)/node_modules .authpi-dev .pytest_cache .mypy_cache .ruff_cache

@@ -41,7 +41,9 @@ from shards.clock import Clock
 
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGS: Final = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
-MAX_ASSERTION_LIFETIME: Final = 600  # seconds from now to `exp`
+# Seconds from now to `exp`. RFC 7523 sets no bound; an hour is what widely used clients
+# sign by default (Authlib's PrivateKeyJWT), and the `jti` is remembered that long.
+MAX_ASSERTION_LIFETIME: Final = 3600
 LEEWAY: Final = 30
 REMOTE_JWKS_TTL: Final = 300.0
 REMOTE_JWKS_MAX_BYTES: Final = 64 * 1024

@@ -78,7 +78,7 @@ async def test_bad_assertions_are_invalid_client(
         _assertion(oauth, stranger),
         _assertion(oauth, key, aud="https://elsewhere.example"),
         _assertion(oauth, key, exp=now - 120),
-        _assertion(oauth, key, exp=now + 3600),
+        _assertion(oauth, key, exp=now + 7200),
         _assertion(oauth, key, iss="c_someone_else"),
         _assertion(oauth, key, jti=None),
         "not.a.jwt",

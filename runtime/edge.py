@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import contextlib
 import logging
 import math
@@ -36,10 +37,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from shards.errors import StorageError
-from shards.keys import EDGE_STALENESS, Sealer, seal_context
+from shards.keys import EDGE_STALENESS, Sealer, import_jwk, seal_context
 
 if TYPE_CHECKING:
     from runtime.node import Node
@@ -69,6 +69,15 @@ def b64url_decode(text: str | bytes) -> bytes:
     return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
 
 
+def json_segment(segment: str) -> dict[str, Any] | None:
+    """A compact JWS segment decoded as a JSON object; None if it is not one."""
+    try:
+        value = orjson.loads(b64url_decode(segment))
+    except (binascii.Error, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 class EdgeUnavailable(Exception):
     """The issuer's snapshot could not be fetched, or is too old to trust."""
 
@@ -85,8 +94,8 @@ class KeyMaterial:
         self.activates: float = _seconds(entry["activates_at"])
         self.retires: float = _seconds(entry["retires_at"])
         self.expires: float = _seconds(entry["expires_at"])
-        self._public: Any = _import(entry["public_jwk"]).public_key
-        self._private: Any = _import(private_jwk).private_key if private_jwk else None
+        self._public: Any = import_jwk(entry["public_jwk"]).public_key
+        self._private: Any = import_jwk(private_jwk).private_key if private_jwk else None
 
     def signs_at(self, now: float) -> bool:
         return self.activates <= now < self.retires
@@ -125,15 +134,6 @@ class KeyMaterial:
 def _seconds(moment: str | None) -> float:
     """An RFC 3339 instant as POSIX seconds; None (never) as infinity."""
     return math.inf if moment is None else datetime.fromisoformat(moment).timestamp()
-
-
-def _import(jwk: Mapping[str, Any]) -> ECKey | RSAKey | OKPKey:
-    kty = jwk.get("kty")
-    if kty == "EC":
-        return ECKey.import_key(dict(jwk))
-    if kty == "RSA":
-        return RSAKey.import_key(dict(jwk))
-    return OKPKey.import_key(dict(jwk))
 
 
 @dataclass(slots=True)

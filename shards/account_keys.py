@@ -183,16 +183,8 @@ class AccountKeyStore:
         self, account_id: str, *, after: str | None, limit: int, status: str | None = None
     ) -> list[AccountKey]:
         """A page in id (creation) order, after the id `after`."""
-        clauses, params = ["account_id = ?"], [account_id]
-        if after is not None:
-            clauses.append("id > ?")
-            params.append(after)
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status)
-        rows = await self._database.fetch_all(
-            f"SELECT * FROM api_keys WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
-            [*params, limit],
+        rows = await self._database.account_page(
+            "api_keys", account_id, after=after, limit=limit, status=status
         )
         return [AccountKey.from_row(row) for row in rows]
 

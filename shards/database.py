@@ -156,6 +156,23 @@ class Database:
         async with self._reader() as reader:
             return await reader.fetch_all(sql, params)
 
+    async def account_page(
+        self, table: str, account_id: str, *, after: str | None, limit: int, status: str | None
+    ) -> list[Row]:
+        """A page of an account's rows of `table` in id (creation) order, after the id `after`
+        and optionally of one status: the keyset page of every account-level list."""
+        clauses, params = ["account_id = ?"], [account_id]
+        if after is not None:
+            clauses.append("id > ?")
+            params.append(after)
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        return await self.fetch_all(
+            f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
+            [*params, limit],
+        )
+
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Transaction]:
         """A read transaction: every query in the block sees the same committed state."""

@@ -324,16 +324,8 @@ class Directory:
         self, account_id: str, *, after: str | None, limit: int, status: str | None = None
     ) -> list[IssuerConfig]:
         """An account's issuers as the directory lists them, in id (creation) order."""
-        clauses, params = ["account_id = ?"], [account_id]
-        if after is not None:
-            clauses.append("id > ?")
-            params.append(after)
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status)
-        rows = await self.database.fetch_all(
-            f"SELECT * FROM issuers WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
-            [*params, limit],
+        rows = await self.database.account_page(
+            "issuers", account_id, after=after, limit=limit, status=status
         )
         return [IssuerConfig.from_row(row) for row in rows]
 

@@ -78,6 +78,23 @@ class Sealer:
             ) from exc
 
 
+PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "k"})
+
+
+def import_jwk(jwk: Mapping[str, Any], *, public: bool = False) -> ECKey | RSAKey | OKPKey:
+    """A JWK as a joserfc key, by its `kty`; `public` drops any private members first.
+    `ValueError` for a key type AuthPI does not sign or verify with."""
+    members = {k: v for k, v in jwk.items() if not (public and k in PRIVATE_MEMBERS)}
+    kty = members.get("kty")
+    if kty == "EC":
+        return ECKey.import_key(members)
+    if kty == "RSA":
+        return RSAKey.import_key(members)
+    if kty == "OKP":
+        return OKPKey.import_key(members)
+    raise ValueError(f"unsupported key type {kty!r}")
+
+
 def generate_jwk(alg: str) -> ECKey | RSAKey | OKPKey:
     if alg == "ES256":
         return ECKey.generate_key("P-256")

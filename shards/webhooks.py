@@ -269,16 +269,8 @@ class WebhookStore:
     async def page(
         self, account_id: str, *, after: str | None, limit: int, status: str | None = None
     ) -> list[Webhook]:
-        clauses, params = ["account_id = ?"], [account_id]
-        if after is not None:
-            clauses.append("id > ?")
-            params.append(after)
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status)
-        rows = await self._database.fetch_all(
-            f"SELECT * FROM webhooks WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?",
-            [*params, limit],
+        rows = await self._database.account_page(
+            "webhooks", account_id, after=after, limit=limit, status=status
         )
         return [Webhook.from_row(row) for row in rows]
 

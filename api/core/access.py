@@ -23,10 +23,11 @@ from api.auth import (
     check_account_key,
     credentials,
 )
-from api.problems import Forbidden, NotFoundProblem, Unauthenticated
+from api.problems import Forbidden, NotFoundProblem, ServiceUnavailable, Unauthenticated
 from runtime.node import Node
 from runtime.routing import ensure_region
 from shards.clock import rfc3339
+from shards.directory import Directory
 from shards.errors import NotFound
 from shards.records import Placement
 from shards.secrets import matches
@@ -81,6 +82,17 @@ async def account_principal(request: Request, node: Node, account_id: str, scope
     authorize(key, account_id, scope)
     node.key_used(key.id)
     return Principal(key.id, key.account_id, key.scopes)
+
+
+async def primary_principal(request: Request, scope: str) -> tuple[Node, Directory, Principal]:
+    """Authenticate an account-level call answered from the directory, at the primary (any
+    other node replays it there)."""
+    node: Node = request.app.state.node
+    principal = await account_principal(request, node, request.path_params["account_id"], scope)
+    ensure_region(node.settings.primary_region, node.region)
+    if node.directory is None:
+        raise ServiceUnavailable("the directory is not open on this node")
+    return node, node.directory, principal
 
 
 async def issuer_principal(

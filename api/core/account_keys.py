@@ -28,7 +28,7 @@ from starlette.responses import Response
 
 from api.body import parse_json_object, read_json_body
 from api.core import conventions
-from api.core.access import Principal, account_principal
+from api.core.access import Principal, primary_principal
 from api.core.kinds import CIDRS, EXPIRES_AT, NAME, SCOPES
 from api.json import json_response
 from api.problems import (
@@ -39,8 +39,6 @@ from api.problems import (
     ServiceUnavailable,
 )
 from api.schema import Schema, String
-from runtime.node import Node
-from runtime.routing import ensure_region
 from shards.account_keys import AccountKey, AccountKeyError, KeyRevoked, LockedOut
 from shards.database import Transaction
 from shards.directory import Directory
@@ -84,15 +82,6 @@ def represent(key: AccountKey, issued: IssuedApiKey | None = None) -> dict[str, 
     return body
 
 
-async def _at_primary(request: Request, scope: str) -> tuple[Node, Directory, Principal]:
-    node: Node = request.app.state.node
-    principal = await account_principal(request, node, request.path_params["account_id"], scope)
-    ensure_region(node.settings.primary_region, node.region)
-    if node.directory is None:
-        raise ServiceUnavailable("the directory is not open on this node")
-    return node, node.directory, principal
-
-
 def _key_id(request: Request) -> str:
     key_id: str = request.path_params["api_key_id"]
     if not is_id(key_id, "key"):
@@ -101,7 +90,7 @@ def _key_id(request: Request) -> str:
 
 
 async def create_api_key(request: Request) -> Response:
-    node, directory, principal = await _at_primary(request, "api_keys:write")
+    node, directory, principal = await primary_principal(request, "api_keys:write")
     idempotency_key = conventions.idempotency_key(request)
     raw = await read_json_body(request)
     fields = CREATE_API_KEY.validate(parse_json_object(raw))
@@ -143,7 +132,7 @@ async def create_api_key(request: Request) -> Response:
 
 
 async def list_api_keys(request: Request) -> Response:
-    _, directory, principal = await _at_primary(request, "api_keys:read")
+    _, directory, principal = await primary_principal(request, "api_keys:read")
     query = conventions.list_query(request.query_params, ("status",), enums={"status": STATUSES})
     keys = await directory.keys.page(
         principal.account_id,
@@ -151,19 +140,11 @@ async def list_api_keys(request: Request) -> Response:
         limit=query.limit + 1,
         status=query.filters.get("status"),
     )
-    more = len(keys) > query.limit
-    keys = keys[: query.limit]
-    return json_response(
-        {
-            "object": "list",
-            "data": [represent(key) for key in keys],
-            "next_cursor": keys[-1].id if more else None,
-        }
-    )
+    return conventions.page_response(keys, query.limit, represent)
 
 
 async def get_api_key(request: Request) -> Response:
-    _, directory, principal = await _at_primary(request, "api_keys:read")
+    _, directory, principal = await primary_principal(request, "api_keys:read")
     key_id = _key_id(request)
     try:
         key = await directory.keys.find(None, principal.account_id, key_id)
@@ -176,7 +157,7 @@ async def get_api_key(request: Request) -> Response:
 
 
 async def update_api_key(request: Request) -> Response:
-    node, directory, principal = await _at_primary(request, "api_keys:write")
+    node, directory, principal = await primary_principal(request, "api_keys:write")
     key_id = _key_id(request)
     fields = UPDATE_API_KEY.validate(parse_json_object(await read_json_body(request)))
     if "ip_allowlist" in fields and fields["ip_allowlist"] is None:
@@ -198,7 +179,7 @@ async def update_api_key(request: Request) -> Response:
 
 
 async def revoke_api_key(request: Request) -> Response:
-    node, directory, principal = await _at_primary(request, "api_keys:write")
+    node, directory, principal = await primary_principal(request, "api_keys:write")
     key_id = _key_id(request)
     expected = conventions.expected_version(request)
     try:

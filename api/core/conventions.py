@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.json import json_response
 from api.problems import (
     FieldError,
     IdempotencyKeyReused,
@@ -27,6 +28,8 @@ from api.problems import (
 )
 from shards.database import Transaction
 from shards.idempotency import IdempotencyStore, StoredResponse
+
+T = TypeVar("T")
 
 DEFAULT_LIMIT: Final = 20
 MAX_LIMIT: Final = 100
@@ -159,4 +162,27 @@ def replay(stored: StoredResponse) -> Response:
         status_code=stored.status,
         headers={**stored.headers, "Idempotency-Replayed": "true"},
         media_type="application/json",
+    )
+
+
+def _id(item: Any) -> str:
+    return str(item.id)
+
+
+def page_response(
+    items: Sequence[T],
+    limit: int,
+    represent: Callable[[T], Any],
+    cursor: Callable[[T], str] = _id,
+) -> Response:
+    """A list page from up to `limit + 1` items fetched: the extra one only says there is a
+    next page, whose cursor is the last item shown."""
+    shown = items[:limit]
+    more = len(items) > limit
+    return json_response(
+        {
+            "object": "list",
+            "data": [represent(item) for item in shown],
+            "next_cursor": cursor(shown[-1]) if more else None,
+        }
     )

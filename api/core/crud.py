@@ -237,15 +237,7 @@ def handlers(kind: Kind) -> list[Operation]:
             limit=query.limit + 1,
             filters=query.filters,
         )
-        more = len(page) > query.limit
-        page = page[: query.limit]
-        return json_response(
-            {
-                "object": "list",
-                "data": [represent(kind, r) for r in page],
-                "next_cursor": page[-1].id if more else None,
-            }
-        )
+        return conventions.page_response(page, query.limit, lambda r: represent(kind, r))
 
     async def read(request: Request) -> Response:
         ctx = await context(request, kind, write=False)

@@ -29,12 +29,11 @@ from starlette.responses import Response
 
 from api.body import parse_json_object, read_json_body
 from api.core import conventions
-from api.core.access import Principal, account_principal, issuer_principal
+from api.core.access import Principal, issuer_principal, primary_principal
 from api.core.webhooks import webhook_id
 from api.json import json_response
 from api.problems import (
     ConflictProblem,
-    IdempotencyKeyReused,
     NotFoundProblem,
     ServiceUnavailable,
     ValidationFailed,
@@ -42,7 +41,6 @@ from api.problems import (
 )
 from api.schema import Schema, String
 from runtime.node import Node
-from runtime.routing import ensure_region
 from shards.clock import rfc3339
 from shards.database import Database, Transaction
 from shards.deliveries import OUTCOMES, Delivery, DeliveryStore
@@ -123,13 +121,8 @@ async def _webhook(node: Node, account_id: str, identifier: str) -> Webhook:
 
 
 async def _account_place(request: Request, scope: str) -> Place:
-    node: Node = request.app.state.node
-    account_id = request.path_params["account_id"]
-    principal = await account_principal(request, node, account_id, scope)
-    ensure_region(node.settings.primary_region, node.region)
-    directory = node.directory
-    if directory is None:
-        raise ServiceUnavailable("the directory is not open on this node")
+    node, directory, principal = await primary_principal(request, scope)
+    account_id = principal.account_id
     webhook = await _webhook(node, account_id, webhook_id(request))
     wanted = EventFilter(
         webhook.event_types, issuer_ids=webhook.issuer_ids or None, account_id=account_id
@@ -212,15 +205,7 @@ async def _list(place: Place, request: Request) -> Response:
         limit=query.limit + 1,
         filters=query.filters,
     )
-    more = len(page) > query.limit
-    page = page[: query.limit]
-    return json_response(
-        {
-            "object": "list",
-            "data": [represent(delivery) for delivery in page],
-            "next_cursor": page[-1].id if more else None,
-        }
-    )
+    return conventions.page_response(page, query.limit, represent)
 
 
 async def _redeliver(place: Place, request: Request) -> Response:
@@ -294,14 +279,11 @@ async def _action(
     fingerprint = conventions.fingerprint("POST", request.url.path, raw)
     try:
         async with place.database.transaction() as tx:
-            if key is not None:
-                stored = await place.idempotency.find(tx, scope, key)
-                if stored is not None:
-                    if stored.fingerprint != fingerprint:
-                        raise IdempotencyKeyReused(
-                            f"Idempotency-Key {key!r} was used with a different request"
-                        )
-                    return conventions.replay(stored)
+            earlier = await conventions.earlier_reply(
+                place.idempotency, tx, scope, key, fingerprint
+            )
+            if earlier is not None:
+                return earlier
             body = await queue(tx)
             if key is not None:
                 await place.idempotency.store(

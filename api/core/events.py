@@ -13,11 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.core import conventions
-from api.core.access import account_principal, issuer_principal
-from api.json import json_response
-from api.problems import ServiceUnavailable
+from api.core.access import issuer_principal, primary_principal
 from runtime.node import Node
-from runtime.routing import ensure_region
 from shards.outbox import Event, Outbox, actor_type
 
 FILTERS = ("type", "subject")
@@ -36,13 +33,8 @@ async def list_events(request: Request) -> Response:
 
 
 async def list_account_events(request: Request) -> Response:
-    node: Node = request.app.state.node
-    account_id = request.path_params["account_id"]
-    await account_principal(request, node, account_id, "events:read")
-    ensure_region(node.settings.primary_region, node.region)
-    if node.directory is None:
-        raise ServiceUnavailable("the directory is not open on this node")
-    return await _page(request, node.directory.outbox, account_id=account_id)
+    _, directory, principal = await primary_principal(request, "events:read")
+    return await _page(request, directory.outbox, account_id=principal.account_id)
 
 
 async def _page(
@@ -60,14 +52,8 @@ async def _page(
         type=query.filters.get("type"),
         subject=query.filters.get("subject"),
     )
-    more = len(events) > query.limit
-    events = events[: query.limit]
-    return json_response(
-        {
-            "object": "list",
-            "data": [represent_event(event) for event in events],
-            "next_cursor": str(events[-1].seq) if more else None,
-        }
+    return conventions.page_response(
+        events, query.limit, represent_event, cursor=lambda event: str(event.seq)
     )
 
 

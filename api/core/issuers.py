@@ -27,7 +27,7 @@ from starlette.responses import Response
 from api.auth import authenticate, authorize
 from api.body import parse_json_object, read_json_body
 from api.core import conventions
-from api.core.access import Principal, account_principal
+from api.core.access import Principal, account_principal, primary_principal
 from api.json import json_response
 from api.problems import (
     NoShardProblem,
@@ -229,24 +229,12 @@ async def get_issuer(request: Request) -> Response:
 
 
 async def list_issuers(request: Request) -> Response:
-    node: Node = request.app.state.node
-    key = await account_principal(request, node, request.path_params["account_id"], "issuers:read")
-    ensure_region(node.settings.primary_region, node.region)
-    if node.directory is None:
-        raise ServiceUnavailable("the directory is not open on this node")
+    node, directory, key = await primary_principal(request, "issuers:read")
     query = conventions.list_query(request.query_params, ("status",), enums={"status": STATUSES})
-    issuers = await node.directory.issuer_page(
+    issuers = await directory.issuer_page(
         key.account_id, after=query.after, limit=query.limit + 1, status=query.filters.get("status")
     )
-    more = len(issuers) > query.limit
-    issuers = issuers[: query.limit]
-    return json_response(
-        {
-            "object": "list",
-            "data": [represent(issuer, node) for issuer in issuers],
-            "next_cursor": issuers[-1].id if more else None,
-        }
-    )
+    return conventions.page_response(issuers, query.limit, lambda issuer: represent(issuer, node))
 
 
 async def update_issuer(request: Request) -> Response:

@@ -27,12 +27,11 @@ from starlette.responses import Response
 
 from api.body import parse_json_object, read_json_body, read_optional_json_object
 from api.core import conventions
-from api.core.access import Principal, account_principal
+from api.core.access import primary_principal
 from api.core.catalogue import EVENT_TYPES
 from api.json import json_response
 from api.problems import (
     FieldError,
-    IdempotencyKeyReused,
     NotFoundProblem,
     PreconditionFailed,
     ServiceUnavailable,
@@ -41,7 +40,6 @@ from api.problems import (
 )
 from api.schema import Integer, List, Schema, String
 from runtime.node import Node
-from runtime.routing import ensure_region
 from runtime.webhooks.outbound import DestinationRefused, check_destination
 from shards.clock import rfc3339
 from shards.directory import Directory
@@ -120,15 +118,6 @@ def represent(node: Node, webhook: Webhook, secret: str | None = None) -> dict[s
     return body
 
 
-async def _at_primary(request: Request, scope: str) -> tuple[Node, Directory, Principal]:
-    node: Node = request.app.state.node
-    principal = await account_principal(request, node, request.path_params["account_id"], scope)
-    ensure_region(node.settings.primary_region, node.region)
-    if node.directory is None:
-        raise ServiceUnavailable("the directory is not open on this node")
-    return node, node.directory, principal
-
-
 def webhook_id(request: Request) -> str:
     value: str = request.path_params["webhook_id"]
     if not is_id(value, "wh"):
@@ -156,7 +145,7 @@ async def _check(node: Node, directory: Directory, account_id: str, fields: dict
 
 
 async def create_webhook(request: Request) -> Response:
-    node, directory, principal = await _at_primary(request, "webhooks:write")
+    node, directory, principal = await primary_principal(request, "webhooks:write")
     idempotency_key = conventions.idempotency_key(request)
     raw = await read_json_body(request)
     fields = CREATE_WEBHOOK.validate(parse_json_object(raw))
@@ -165,14 +154,11 @@ async def create_webhook(request: Request) -> Response:
     fingerprint = conventions.fingerprint("POST", request.url.path, raw)
     try:
         async with directory.database.transaction() as tx:
-            if idempotency_key is not None:
-                stored = await directory.idempotency.find(tx, scope, idempotency_key)
-                if stored is not None:
-                    if stored.fingerprint != fingerprint:
-                        raise IdempotencyKeyReused(
-                            f"Idempotency-Key {idempotency_key!r} was used with a different request"
-                        )
-                    return conventions.replay(stored)
+            earlier = await conventions.earlier_reply(
+                directory.idempotency, tx, scope, idempotency_key, fingerprint
+            )
+            if earlier is not None:
+                return earlier
             webhook, secret = await directory.webhooks.insert(
                 tx, node.sealer, principal.account_id, fields, actor=principal.key_id
             )
@@ -198,7 +184,7 @@ async def create_webhook(request: Request) -> Response:
 
 
 async def list_webhooks(request: Request) -> Response:
-    node, directory, principal = await _at_primary(request, "webhooks:read")
+    node, directory, principal = await primary_principal(request, "webhooks:read")
     query = conventions.list_query(request.query_params, ("status",), enums={"status": STATUSES})
     page = await directory.webhooks.page(
         principal.account_id,
@@ -206,15 +192,7 @@ async def list_webhooks(request: Request) -> Response:
         limit=query.limit + 1,
         status=query.filters.get("status"),
     )
-    more = len(page) > query.limit
-    page = page[: query.limit]
-    return json_response(
-        {
-            "object": "list",
-            "data": [represent(node, webhook) for webhook in page],
-            "next_cursor": page[-1].id if more else None,
-        }
-    )
+    return conventions.page_response(page, query.limit, lambda webhook: represent(node, webhook))
 
 
 async def find(directory: Directory, account_id: str, identifier: str) -> Webhook:
@@ -225,7 +203,7 @@ async def find(directory: Directory, account_id: str, identifier: str) -> Webhoo
 
 
 async def get_webhook(request: Request) -> Response:
-    node, directory, principal = await _at_primary(request, "webhooks:read")
+    node, directory, principal = await primary_principal(request, "webhooks:read")
     webhook = await find(directory, principal.account_id, webhook_id(request))
     tag = conventions.etag(webhook.version)
     if conventions.not_modified(request, tag):
@@ -234,7 +212,7 @@ async def get_webhook(request: Request) -> Response:
 
 
 async def update_webhook(request: Request) -> Response:
-    node, directory, principal = await _at_primary(request, "webhooks:write")
+    node, directory, principal = await primary_principal(request, "webhooks:write")
     identifier = webhook_id(request)
     fields = UPDATE_WEBHOOK.validate(parse_json_object(await read_json_body(request)))
     await _check(node, directory, principal.account_id, fields)
@@ -258,7 +236,7 @@ async def update_webhook(request: Request) -> Response:
 
 
 async def delete_webhook(request: Request) -> Response:
-    node, directory, principal = await _at_primary(request, "webhooks:write")
+    node, directory, principal = await primary_principal(request, "webhooks:write")
     identifier = webhook_id(request)
     expected = conventions.expected_version(request)
     try:
@@ -277,7 +255,7 @@ async def delete_webhook(request: Request) -> Response:
 
 
 async def rotate_secret(request: Request) -> Response:
-    node, directory, principal = await _at_primary(request, "webhooks:write")
+    node, directory, principal = await primary_principal(request, "webhooks:write")
     identifier = webhook_id(request)
     idempotency_key = conventions.idempotency_key(request)
     fields = ROTATE_SECRET.validate(await read_optional_json_object(request))
@@ -290,14 +268,11 @@ async def rotate_secret(request: Request) -> Response:
     )
     try:
         async with directory.database.transaction() as tx:
-            if idempotency_key is not None:
-                stored = await directory.idempotency.find(tx, scope, idempotency_key)
-                if stored is not None:
-                    if stored.fingerprint != fingerprint:
-                        raise IdempotencyKeyReused(
-                            f"Idempotency-Key {idempotency_key!r} was used with a different request"
-                        )
-                    return conventions.replay(stored)
+            earlier = await conventions.earlier_reply(
+                directory.idempotency, tx, scope, idempotency_key, fingerprint
+            )
+            if earlier is not None:
+                return earlier
             try:
                 webhook = await directory.webhooks.find(tx, principal.account_id, identifier)
             except NotFound:

@@ -31,13 +31,13 @@ import httpx
 import orjson
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from api.oauth.errors import InvalidClient, InvalidRequest
 from api.oauth.form import Form
 from api.oauth.replay import SeenOnce
-from runtime.edge import EdgeCache, IssuerEdge
+from runtime.edge import EdgeCache, IssuerEdge, json_segment
 from shards.clock import Clock
+from shards.keys import import_jwk
 
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGS: Final = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
@@ -169,7 +169,9 @@ class ClientAuthenticator:
         claims: Mapping[str, Any] | None = None
         for jwk in candidates:
             try:
-                claims = jwt.decode(assertion, _import(jwk), algorithms=list(ASSERTION_ALGS)).claims
+                claims = jwt.decode(
+                    assertion, import_jwk(jwk, public=True), algorithms=list(ASSERTION_ALGS)
+                ).claims
                 break
             except (JoseError, ValueError):
                 continue
@@ -273,14 +275,8 @@ def _secret_matches(principal: Mapping[str, Any], secret: str) -> bool:
 
 def _segment(token: str, index: int, realm: str) -> dict[str, Any]:
     parts = token.split(".")
-    if len(parts) != 3:
-        raise InvalidClient("the client assertion is not a compact JWS", realm=realm)
-    try:
-        raw = parts[index].encode()
-        value = orjson.loads(base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4)))
-    except (binascii.Error, ValueError):
-        raise InvalidClient("the client assertion is not a compact JWS", realm=realm) from None
-    if not isinstance(value, dict):
+    value = json_segment(parts[index]) if len(parts) == 3 else None
+    if value is None:
         raise InvalidClient("the client assertion is not a compact JWS", realm=realm)
     return value
 
@@ -295,15 +291,3 @@ def _unverified_subject(token: str, realm: str) -> str:
     if not isinstance(subject, str) or not subject:
         raise InvalidClient("the client assertion has no sub", realm=realm)
     return subject
-
-
-def _import(jwk: Mapping[str, Any]) -> ECKey | RSAKey | OKPKey:
-    public = {k: v for k, v in jwk.items() if k not in ("d", "p", "q", "dp", "dq", "qi")}
-    kty = public.get("kty")
-    if kty == "EC":
-        return ECKey.import_key(public)
-    if kty == "RSA":
-        return RSAKey.import_key(public)
-    if kty == "OKP":
-        return OKPKey.import_key(public)
-    raise ValueError(f"unsupported key type {kty!r}")

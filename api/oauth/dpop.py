@@ -10,7 +10,6 @@ A nonce is good for its window and the next one.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import struct
@@ -22,15 +21,15 @@ from urllib.parse import urlsplit
 import orjson
 from joserfc import jws
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from api.oauth.errors import InvalidDpopProof, UseDpopNonce
 from api.oauth.replay import SeenOnce
+from runtime.edge import json_segment
+from shards.keys import PRIVATE_MEMBERS, import_jwk
 
 PROOF_ALGS: Final = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
 IAT_WINDOW: Final = 60  # seconds either side of now
 NONCE_WINDOW: Final = 300  # seconds
-_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "k"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +67,10 @@ class DpopChecker:
         if alg not in PROOF_ALGS:
             raise InvalidDpopProof(f"the DPoP proof's alg must be one of {', '.join(PROOF_ALGS)}")
         jwk = header.get("jwk")
-        if not isinstance(jwk, dict) or _PRIVATE_MEMBERS & set(jwk):
+        if not isinstance(jwk, dict) or PRIVATE_MEMBERS & set(jwk):
             raise InvalidDpopProof("the DPoP proof must carry a public jwk")
         try:
-            key = _import(jwk)
+            key = import_jwk(jwk)
             verified = jws.deserialize_compact(proof, key, algorithms=[str(alg)])
             claims = orjson.loads(verified.payload)
         except (JoseError, ValueError, TypeError):
@@ -100,27 +99,10 @@ class DpopChecker:
 
 def _header(proof: str) -> Mapping[str, Any]:
     parts = proof.split(".")
-    if len(parts) != 3:
-        raise InvalidDpopProof("the DPoP proof is not a compact JWS")
-    try:
-        raw = parts[0].encode()
-        header = orjson.loads(base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4)))
-    except (binascii.Error, ValueError):
-        raise InvalidDpopProof("the DPoP proof is not a compact JWS") from None
-    if not isinstance(header, dict):
+    header = json_segment(parts[0]) if len(parts) == 3 else None
+    if header is None:
         raise InvalidDpopProof("the DPoP proof is not a compact JWS")
     return header
-
-
-def _import(jwk: Mapping[str, Any]) -> ECKey | RSAKey | OKPKey:
-    kty = jwk.get("kty")
-    if kty == "EC":
-        return ECKey.import_key(dict(jwk))
-    if kty == "RSA":
-        return RSAKey.import_key(dict(jwk))
-    if kty == "OKP":
-        return OKPKey.import_key(dict(jwk))
-    raise ValueError("unsupported key type")
 
 
 def _normal(url: str) -> tuple[str, str, str]:

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import orjson
 
-from runtime.edge import IssuerEdge, KeyMaterial
+from runtime.edge import IssuerEdge, KeyMaterial, json_segment
 
 JWT_TYP: Final = "at+jwt"
 ACCEPTED_ALGS: Final = frozenset({"ES256", "RS256", "EdDSA"})
@@ -97,12 +97,9 @@ def read(edge: IssuerEdge, token: str, *, now: float) -> dict[str, Any]:
 
 
 def _decode(segment: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (binascii.Error, ValueError):
-        raise Unreadable("not base64url JSON") from None
-    if not isinstance(value, dict):
-        raise Unreadable("not a JSON object")
+    value = json_segment(segment)
+    if value is None:
+        raise Unreadable("not a base64url JSON object")
     return value
 
 

@@ -35,7 +35,6 @@ from api.problems import (
     ApiKeyRevoked,
     LockoutProblem,
     NotFoundProblem,
-    PreconditionFailed,
     ServiceUnavailable,
 )
 from api.schema import Schema, String
@@ -209,10 +208,7 @@ async def _find(
 
 def _problem(exc: AccountKeyError | VersionMismatch) -> Exception:
     if isinstance(exc, VersionMismatch):
-        return PreconditionFailed(
-            f"{exc.resource_id} has changed: it is now at version {exc.actual}",
-            headers={"ETag": conventions.etag(exc.actual)},
-        )
+        return conventions.stale(exc)
     if isinstance(exc, KeyRevoked):
         return ApiKeyRevoked(str(exc))
     if isinstance(exc, LockedOut):

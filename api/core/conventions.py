@@ -24,10 +24,12 @@ from api.problems import (
     IdempotencyKeyReused,
     InvalidHeader,
     InvalidQueryParameter,
+    PreconditionFailed,
     ValidationFailed,
 )
 from shards.database import Transaction
 from shards.idempotency import IdempotencyStore, StoredResponse
+from shards.resources import VersionMismatch
 
 T = TypeVar("T")
 
@@ -185,4 +187,12 @@ def page_response(
             "data": [represent(item) for item in shown],
             "next_cursor": cursor(shown[-1]) if more else None,
         }
+    )
+
+
+def stale(exc: VersionMismatch) -> PreconditionFailed:
+    """The 412 for a write whose `If-Match` named a version no longer current."""
+    return PreconditionFailed(
+        f"{exc.resource_id} has changed: it is now at version {exc.actual}",
+        headers={"ETag": etag(exc.actual)},
     )

@@ -33,7 +33,6 @@ from api.problems import (
     NoShardProblem,
     NotFoundProblem,
     OutOfJurisdictionProblem,
-    PreconditionFailed,
     ServiceUnavailable,
     ValidationFailed,
 )
@@ -258,10 +257,7 @@ async def update_issuer(request: Request) -> Response:
             if updated is not issuer:
                 await node.list_issuer(updated)
     except VersionMismatch as exc:
-        raise PreconditionFailed(
-            f"{exc.resource_id} has changed: it is now at version {exc.actual}",
-            headers={"ETag": conventions.etag(exc.actual)},
-        ) from exc
+        raise conventions.stale(exc) from exc
     except NotFound as exc:
         raise NotFoundProblem(f"issuer {placement.issuer_id} not found") from exc
     except (PeerError, StorageError) as exc:
@@ -286,10 +282,7 @@ async def delete_issuer(request: Request) -> Response:
             await shard.issuers.delete(tx, issuer.id)
             await node.remove_issuer(issuer.id, key.key_id)
     except VersionMismatch as exc:
-        raise PreconditionFailed(
-            f"{exc.resource_id} has changed: it is now at version {exc.actual}",
-            headers={"ETag": conventions.etag(exc.actual)},
-        ) from exc
+        raise conventions.stale(exc) from exc
     except NotFound as exc:
         raise NotFoundProblem(f"issuer {placement.issuer_id} not found") from exc
     except (PeerError, StorageError) as exc:

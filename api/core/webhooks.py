@@ -33,7 +33,6 @@ from api.json import json_response
 from api.problems import (
     FieldError,
     NotFoundProblem,
-    PreconditionFailed,
     ServiceUnavailable,
     TooManyWebhooksProblem,
     ValidationFailed,
@@ -227,7 +226,7 @@ async def update_webhook(request: Request) -> Response:
                 tx, webhook, fields, expected_version=expected, actor=principal.key_id
             )
     except VersionMismatch as exc:
-        raise _stale(exc) from exc
+        raise conventions.stale(exc) from exc
     if updated is not webhook:
         await node.refresh_replica()
     return json_response(
@@ -249,7 +248,7 @@ async def delete_webhook(request: Request) -> Response:
                 tx, webhook, expected_version=expected, actor=principal.key_id
             )
     except VersionMismatch as exc:
-        raise _stale(exc) from exc
+        raise conventions.stale(exc) from exc
     await node.refresh_replica()
     return Response(status_code=204)
 
@@ -291,13 +290,6 @@ async def rotate_secret(request: Request) -> Response:
                     ),
                 )
     except VersionMismatch as exc:
-        raise _stale(exc) from exc
+        raise conventions.stale(exc) from exc
     await node.refresh_replica()
     return json_response(represent(node, rotated, secret), headers=headers)
-
-
-def _stale(exc: VersionMismatch) -> PreconditionFailed:
-    return PreconditionFailed(
-        f"{exc.resource_id} has changed: it is now at version {exc.actual}",
-        headers={"ETag": conventions.etag(exc.actual)},
-    )

@@ -26,7 +26,7 @@
     ├── ServiceUnavailable     503 storage or a peer node is unavailable; retry
     └── InternalError          500 a bug; the body says nothing more
 
-Each class has a stable `type` URI. Problems become responses in `problem_response` only.
+Each class has a stable `type` URI. Problems become answers in `problem_reply` only.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final, TypedDict
 
-import orjson
 from starlette.responses import Response
+
+from api.reply import Reply
 
 PROBLEM_BASE: Final = "https://authpi.dev/problems/"
 PROBLEM_JSON: Final = "application/problem+json"
@@ -192,11 +193,15 @@ class InternalError(Problem):
     status, slug, title = 500, "internal-error", "Internal error"
 
 
-def problem_response(problem: Problem) -> Response:
-    """The one place a problem becomes an HTTP response."""
-    return Response(
-        orjson.dumps(problem.body()),
-        status_code=problem.status,
+def problem_reply(problem: Problem) -> Reply:
+    """The one place a problem becomes an answer."""
+    return Reply.json(
+        problem.body(),
+        status=problem.status,
         media_type=PROBLEM_JSON,
         headers={"Cache-Control": "no-store", **problem.headers},
     )
+
+
+def problem_response(problem: Problem) -> Response:
+    return problem_reply(problem).response()

@@ -27,7 +27,7 @@ class PinnedGranian(GranianProcess):
 
     def start(self, base_env: Mapping[str, str]) -> None:
         self.process = subprocess.Popen(
-            granian_command(self.target, LOOPBACK, self.port),
+            granian_command(self.target, LOOPBACK, self.port, interface=self.interface),
             env={**base_env, **self.env},
             start_new_session=True,
             preexec_fn=pin_child(self.cores),

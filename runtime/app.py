@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -33,6 +33,7 @@ from api.core import (
 from api.json import json_response
 from api.oauth import endpoints as oauth
 from api.oauth.errors import OAuthError, oauth_error_response
+from api.oauth.wire import starlette_endpoint
 from api.problems import (
     InternalError,
     MethodNotAllowed,
@@ -42,6 +43,7 @@ from api.problems import (
 )
 from runtime.node import Node
 from runtime.routing import Replay, replay_response
+from runtime.rsgi import RsgiNode
 from runtime.settings import Settings
 from shards.clock import Clock, SystemClock
 
@@ -95,7 +97,7 @@ def create_app(
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(InternalError("an internal error occurred; it has been logged"))
 
-    app = NodeApp(
+    app = Starlette(
         routes=routes(),
         lifespan=lifespan,
         exception_handlers={
@@ -106,66 +108,8 @@ def create_app(
             Exception: on_error,
         },
     )
-    app.region = settings.region.encode()
     app.add_middleware(RegionHeader, region=settings.region)
     return app
-
-
-# The edge endpoints every node answers most: `/{issuer_id}/<endpoint>` by method.
-EDGE_ENDPOINTS: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {
-    ("POST", "token"): oauth.token,
-    ("POST", "introspect"): oauth.introspect,
-    ("GET", "jwks.json"): oauth.jwks,
-}
-
-
-class NodeApp(Starlette):
-    """The node's app, with a short path for the hottest edge endpoints.
-
-    A token, introspection or JWKS request goes straight to its handler instead of through
-    the middleware stack and the route table; its errors are answered by the same exception
-    handlers, and its response names the region like every other. Everything else, and any
-    other method on those paths, takes the ordinary way.
-    """
-
-    region: bytes = b""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            parts = scope["path"].split("/")
-            if len(parts) == 3 and parts[1]:
-                handler = EDGE_ENDPOINTS.get((scope["method"], parts[2]))
-                if handler is not None:
-                    await self._edge(handler, parts[1], scope, receive, send)
-                    return
-        await super().__call__(scope, receive, send)
-
-    async def _edge(
-        self,
-        handler: Callable[[Request], Awaitable[Response]],
-        issuer_id: str,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-    ) -> None:
-        scope["app"] = self
-        scope["path_params"] = {"issuer_id": issuer_id}
-        request = Request(scope, receive)
-        try:
-            response = await handler(request)
-        except Exception as exc:
-            response = await self._answer(request, exc)
-        response.raw_headers.append((REGION_HEADER, self.region))
-        await response(scope, receive, send)
-
-    async def _answer(self, request: Request, exc: Exception) -> Response:
-        for kind in type(exc).__mro__:
-            answer = self.exception_handlers.get(kind)
-            if answer is not None:
-                response = await answer(request, exc)
-                assert isinstance(response, Response)
-                return response
-        raise exc
 
 
 def routes() -> list[Route]:
@@ -181,18 +125,18 @@ def routes() -> list[Route]:
         Route("/v1/openapi.json", openapi_document, methods=["GET"]),
         Route(
             "/{issuer_id}/.well-known/openid-configuration",
-            oauth.openid_configuration,
+            starlette_endpoint(oauth.openid_configuration),
             methods=["GET"],
         ),
         Route(
             "/.well-known/oauth-authorization-server/{issuer_id}",
-            oauth.authorization_server_metadata,
+            starlette_endpoint(oauth.openid_configuration),
             methods=["GET"],
         ),
-        Route("/{issuer_id}/jwks.json", oauth.jwks, methods=["GET"]),
-        Route("/{issuer_id}/token", oauth.token, methods=["POST"]),
-        Route("/{issuer_id}/introspect", oauth.introspect, methods=["POST"]),
-        Route("/{issuer_id}/revoke", oauth.revoke, methods=["POST"]),
+        Route("/{issuer_id}/jwks.json", starlette_endpoint(oauth.jwks), methods=["GET"]),
+        Route("/{issuer_id}/token", starlette_endpoint(oauth.token), methods=["POST"]),
+        Route("/{issuer_id}/introspect", starlette_endpoint(oauth.introspect), methods=["POST"]),
+        Route("/{issuer_id}/revoke", starlette_endpoint(oauth.revoke), methods=["POST"]),
         *_by_path(
             [
                 *ACCOUNT_OPERATIONS,
@@ -324,8 +268,9 @@ class RegionHeader:
         await self.app(scope, receive, send_with_region)
 
 
-def app_from_environ() -> Starlette:
-    """The factory granian runs (`--factory runtime.app:app_from_environ`)."""
+def app_from_environ() -> RsgiNode:
+    """The factory granian runs (`--interface rsgi --factory runtime.app:app_from_environ`)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per directory pull is noise
-    return create_app(Settings.from_environ(os.environ))
+    settings = Settings.from_environ(os.environ)
+    return RsgiNode(create_app(settings), settings.region)

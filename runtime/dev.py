@@ -97,6 +97,7 @@ class Mesh:
         self.proxy = GranianProcess(
             name="mesh proxy",
             target=PROXY_TARGET,
+            interface="asgi",
             port=self.port,
             ready_path="/health",  # answered through the proxy by the default entry node
             env={

@@ -28,11 +28,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def granian_command(target: str, host: str, port: int, *, access_log: bool = False) -> list[str]:
+def granian_command(
+    target: str, host: str, port: int, *, interface: str = "rsgi", access_log: bool = False
+) -> list[str]:
+    """granian serving `target` (a factory): a node speaks RSGI (runtime/rsgi.py), the mesh
+    proxy ASGI."""
     return [
         str(Path(sys.executable).with_name("granian")),
         "--interface",
-        "asgi",
+        interface,
+        *(["--no-ws"] if interface == "rsgi" else []),
         "--factory",
         "--host",
         host,
@@ -56,6 +61,7 @@ class GranianProcess:
     env: Mapping[str, str]
     port: int = field(default_factory=free_port)
     ready_path: str | None = "/health"  # None: any HTTP answer means ready
+    interface: str = "rsgi"
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -64,7 +70,7 @@ class GranianProcess:
 
     def start(self, base_env: Mapping[str, str]) -> None:
         self.process = subprocess.Popen(
-            granian_command(self.target, LOOPBACK, self.port),
+            granian_command(self.target, LOOPBACK, self.port, interface=self.interface),
             env={**base_env, **self.env},
             start_new_session=True,
         )

@@ -12,15 +12,11 @@ import logging
 from typing import Any, Final
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
 
-from api.json import json_response
 from api.oauth import tokens
 from api.oauth.clients import ASSERTION_ALGS, ClientAuthenticator
 from api.oauth.dpop import PROOF_ALGS, DpopChecker
 from api.oauth.errors import (
-    NO_STORE,
     InvalidDpopProof,
     InvalidRequest,
     TemporarilyUnavailable,
@@ -29,7 +25,9 @@ from api.oauth.errors import (
 )
 from api.oauth.form import read_form
 from api.oauth.grants import client_credentials_claims
+from api.oauth.wire import EdgeRequest
 from api.problems import NotFoundProblem, ServiceUnavailable
+from api.reply import JSON_NO_STORE, NO_STORE, Headers, Reply
 from runtime.edge import EdgeUnavailable, IssuerEdge
 from runtime.node import Node
 from runtime.routing import ensure_region
@@ -40,6 +38,10 @@ log = logging.getLogger("authpi.oauth")
 
 DISCOVERY_MAX_AGE: Final = 300
 CLIENT_AUTH_METHODS: Final = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+JWKS_HEADERS: Final[Headers] = [
+    ("content-type", "application/jwk-set+json"),
+    ("cache-control", f"public, max-age={JWKS_MAX_AGE}"),
+]
 
 
 class OAuth:
@@ -50,11 +52,6 @@ class OAuth:
         self.clients = ClientAuthenticator(node.edge, node.http, node.clock)
         self.dpop = DpopChecker(node.sealer.kek)
         self.verified = tokens.VerifiedTokens()
-
-
-def _oauth(request: Request) -> OAuth:
-    oauth: OAuth = request.app.state.oauth
-    return oauth
 
 
 async def _edge(oauth: OAuth, issuer_id: str, *, problem: bool = False) -> IssuerEdge:
@@ -69,17 +66,16 @@ async def _edge(oauth: OAuth, issuer_id: str, *, problem: bool = False) -> Issue
     return edge
 
 
-async def token(request: Request) -> Response:
-    oauth = _oauth(request)
+async def token(oauth: OAuth, request: EdgeRequest) -> Reply:
     node = oauth.node
-    edge = await _edge(oauth, request.path_params["issuer_id"])
+    edge = await _edge(oauth, request.issuer_id)
     form = await read_form(request)
     endpoint = f"{edge.url}/token"
     grant_type = form.get("grant_type")
     if grant_type is None:
         raise InvalidRequest("grant_type is missing")
     edge, client = await oauth.clients.authenticate(
-        edge, form, request.headers.get("authorization"), endpoint
+        edge, form, request.header("authorization"), endpoint
     )
     if grant_type != "client_credentials":
         raise UnsupportedGrantType(f"{grant_type[:60]} is not supported by this issuer")
@@ -87,7 +83,7 @@ async def token(request: Request) -> Response:
         raise UnauthorizedClient(f"the issuer {edge.issuer_id} is disabled")
     moment = node.clock.now()
     now = int(moment.timestamp())
-    proofs = request.headers.getlist("dpop")
+    proofs = request.headers_named("dpop")
     proof = None
     if len(proofs) > 1:
         raise InvalidDpopProof("send one DPoP header")
@@ -114,7 +110,7 @@ async def token(request: Request) -> Response:
         if key is None:
             raise TemporarilyUnavailable("the issuer has no signing key yet; retry")
     access_token = tokens.mint(key, claims)
-    oauth.verified.remember(edge.issuer_id, access_token, claims)
+    oauth.verified.remember(edge.issuer_id, access_token)
     body: dict[str, Any] = {
         "access_token": access_token,
         "token_type": "DPoP" if proof is not None else "Bearer",
@@ -122,18 +118,17 @@ async def token(request: Request) -> Response:
     }
     if "scope" in claims:
         body["scope"] = claims["scope"]
-    headers = dict(NO_STORE)
+    headers = JSON_NO_STORE
     if proof is not None:
-        headers["DPoP-Nonce"] = oauth.dpop.nonce(edge.issuer_id, now)
-    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+        headers = [*headers, ("dpop-nonce", oauth.dpop.nonce(edge.issuer_id, now))]
+    return Reply(200, headers, orjson.dumps(body))
 
 
-async def introspect(request: Request) -> Response:
-    oauth = _oauth(request)
-    edge = await _edge(oauth, request.path_params["issuer_id"])
+async def introspect(oauth: OAuth, request: EdgeRequest) -> Reply:
+    edge = await _edge(oauth, request.issuer_id)
     form = await read_form(request)
     edge, _ = await oauth.clients.authenticate(
-        edge, form, request.headers.get("authorization"), f"{edge.url}/introspect"
+        edge, form, request.header("authorization"), f"{edge.url}/introspect"
     )
     presented = form.get("token")
     if presented is None:
@@ -146,13 +141,12 @@ async def introspect(request: Request) -> Response:
             **claims,
             "token_type": "DPoP" if "cnf" in claims else "Bearer",
         }
-    return Response(orjson.dumps(body), media_type="application/json", headers=dict(NO_STORE))
+    return Reply(200, JSON_NO_STORE, orjson.dumps(body))
 
 
-async def revoke(request: Request) -> Response:
-    oauth = _oauth(request)
+async def revoke(oauth: OAuth, request: EdgeRequest) -> Reply:
     node = oauth.node
-    issuer_id = request.path_params["issuer_id"]
+    issuer_id = request.issuer_id
     placement = await node.placement(issuer_id)
     if placement is None or placement.status != "active":
         raise NotFoundProblem(f"issuer {issuer_id} not found")
@@ -160,7 +154,7 @@ async def revoke(request: Request) -> Response:
     edge = await _edge(oauth, issuer_id)
     form = await read_form(request)
     edge, client = await oauth.clients.authenticate(
-        edge, form, request.headers.get("authorization"), f"{edge.url}/revoke"
+        edge, form, request.header("authorization"), f"{edge.url}/revoke"
     )
     presented = form.get("token")
     if presented is None:
@@ -176,7 +170,7 @@ async def revoke(request: Request) -> Response:
         except StorageError as exc:
             log.error("revocation on %s failed: %s", issuer_id, exc)
             raise TemporarilyUnavailable("the revocation could not be stored; retry") from exc
-    return Response(status_code=200, headers=dict(NO_STORE))
+    return Reply(200, NO_STORE, b"")
 
 
 async def _read(oauth: OAuth, edge: IssuerEdge, presented: str) -> dict[str, Any] | None:
@@ -192,7 +186,7 @@ async def _read(oauth: OAuth, edge: IssuerEdge, presented: str) -> dict[str, Any
     except tokens.Unreadable as exc:
         log.debug("token not accepted: %s", exc)
         return None
-    oauth.verified.remember(edge.issuer_id, presented, claims)
+    oauth.verified.remember(edge.issuer_id, presented)
     return claims
 
 
@@ -204,30 +198,19 @@ def _still_vouched(edge: IssuerEdge, claims: dict[str, Any]) -> bool:
     return principal is not None and principal["status"] == "active"
 
 
-async def jwks(request: Request) -> Response:
-    oauth = _oauth(request)
-    edge = await _edge(oauth, request.path_params["issuer_id"], problem=True)
-    return Response(
-        edge.jwks(oauth.node.clock.now().timestamp()),
-        media_type="application/jwk-set+json",
-        headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"},
-    )
+async def jwks(oauth: OAuth, request: EdgeRequest) -> Reply:
+    edge = await _edge(oauth, request.issuer_id, problem=True)
+    return Reply(200, JWKS_HEADERS, edge.jwks(oauth.node.clock.now().timestamp()))
 
 
-async def openid_configuration(request: Request) -> Response:
-    oauth = _oauth(request)
-    edge = await _edge(oauth, request.path_params["issuer_id"], problem=True)
-    return json_response(
+async def openid_configuration(oauth: OAuth, request: EdgeRequest) -> Reply:
+    """Served at `{issuer}/.well-known/openid-configuration`, and, as RFC 8414 §3.1 places
+    the metadata of an issuer with a path, at
+    `{base}/.well-known/oauth-authorization-server/{issuer_id}`."""
+    edge = await _edge(oauth, request.issuer_id, problem=True)
+    return Reply.json(
         metadata(edge), headers={"Cache-Control": f"public, max-age={DISCOVERY_MAX_AGE}"}
     )
-
-
-async def authorization_server_metadata(request: Request) -> Response:
-    """RFC 8414 §3.1: an issuer with a path has its metadata at the well-known prefix.
-
-    For the issuer `{base}/{id}`: `{base}/.well-known/oauth-authorization-server/{id}`.
-    """
-    return await openid_configuration(request)
 
 
 def metadata(edge: IssuerEdge) -> dict[str, Any]:

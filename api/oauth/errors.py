@@ -12,8 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import ClassVar, Final
 
-import orjson
 from starlette.responses import Response
+
+from api.reply import Reply
 
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
@@ -95,10 +96,13 @@ class TemporarilyUnavailable(OAuthError):
     error, status = "temporarily_unavailable", 503
 
 
-def oauth_error_response(exc: OAuthError) -> Response:
-    return Response(
-        orjson.dumps({"error": exc.error, "error_description": exc.description}),
-        status_code=exc.status,
-        media_type="application/json",
+def oauth_error_reply(exc: OAuthError) -> Reply:
+    return Reply.json(
+        {"error": exc.error, "error_description": exc.description},
+        status=exc.status,
         headers={**NO_STORE, **exc.headers},
     )
+
+
+def oauth_error_response(exc: OAuthError) -> Response:
+    return oauth_error_reply(exc).response()

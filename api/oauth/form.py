@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from typing import Final
 from urllib.parse import unquote_plus
 
-from starlette.requests import Request
-
 from api.oauth.errors import InvalidRequest, RequestTooLarge
+from api.oauth.wire import EdgeRequest
 
 MAX_BODY: Final = 16 * 1024
 REPEATABLE: Final = frozenset({"resource"})
@@ -33,19 +32,14 @@ class Form:
         return self.repeated.get(name, [])
 
 
-async def read_form(request: Request) -> Form:
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+async def read_form(request: EdgeRequest) -> Form:
+    media_type = (request.header("content-type") or "").partition(";")[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
         raise InvalidRequest("the body must be application/x-www-form-urlencoded")
-    declared = request.headers.get("content-length")
+    declared = request.header("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
         raise RequestTooLarge(f"the body must be at most {MAX_BODY} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise RequestTooLarge(f"the body must be at most {MAX_BODY} bytes")
-    return parse_form(bytes(body))
+    return parse_form(await request.body(MAX_BODY))
 
 
 def parse_form(body: bytes) -> Form:

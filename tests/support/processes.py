@@ -14,7 +14,9 @@ class Server(GranianProcess):
     """A granian process serving `target`, ready as soon as it answers HTTP at all."""
 
     def __init__(self, target: str, env: Mapping[str, str] | None = None) -> None:
-        super().__init__(name=target, target=target, env=dict(env or {}), ready_path=None)
+        super().__init__(
+            name=target, target=target, env=dict(env or {}), ready_path=None, interface="asgi"
+        )
 
     def start(self, base_env: Mapping[str, str] | None = None) -> Server:  # type: ignore[override]
         super().start(os.environ if base_env is None else base_env)

@@ -13,8 +13,8 @@ waiting for work are not counted).
 The report gives each function's share of the samples inclusively (the function and what it
 calls) and by itself, and the shares of a few groups of code, all as shares of the Python
 samples. A frame's own time includes the native code it calls without a Python frame: the
-ECDSA signature inside `KeyMaterial.sign`, granian's Rust side inside the ASGI `send` and
-`receive` awaits. The node's CPU use (of its one core) is given beside the samples.
+ECDSA signature inside `KeyMaterial.sign`, granian's Rust side inside the calls that read the
+request and write the response. The node's CPU use (of its one core) is given beside the samples.
 py-spy comes from the `bench` extra: `pip install -e '.[bench]'`.
 """
 

@@ -142,7 +142,7 @@ class RsgiNode:
             "method": scope.method,
             "scheme": scope.scheme,
             "path": scope.path,
-            "query_string": scope.query_string.encode("latin-1"),
+            "query_string": scope.query_string.encode(),  # as sent: percent-encoded ASCII
             "root_path": "",
             "headers": _asgi_headers(scope),
             "client": _address(scope.client),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,6 +9,8 @@ import pytest
 
 from runtime.dev import Bootstrap, Mesh
 from runtime.processes import free_port
+from shards.clock import SystemClock
+from shards.directory import Directory
 
 
 @pytest.fixture(scope="module")
@@ -35,3 +38,16 @@ def files_containing(root: Path, needle: bytes) -> list[str]:
         for path in root.rglob("*")
         if path.is_file() and needle in path.read_bytes()
     )
+
+
+def one_region_account(data_dir: Path, name: str) -> tuple[str, str]:
+    """A directory in `data_dir` with one shard in fra and one account: its id and API key."""
+
+    async def prepare() -> tuple[str, str]:
+        directory = await Directory.open(data_dir, SystemClock())
+        await directory.register_shard("fra")
+        account, key = await directory.create_account(name)
+        await directory.close()
+        return account.id, key.token
+
+    return asyncio.run(prepare())

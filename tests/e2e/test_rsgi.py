@@ -3,7 +3,6 @@ to the starlette app, both answering exactly as the app does in process."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import socket
@@ -17,8 +16,7 @@ import pytest
 
 from runtime.dev import NODE_TARGET
 from runtime.processes import LOOPBACK, GranianProcess, granian_command
-from shards.clock import SystemClock
-from shards.directory import Directory
+from tests.e2e.conftest import one_region_account
 
 
 @dataclass
@@ -35,14 +33,7 @@ class Node:
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     data_dir = tmp_path_factory.mktemp("rsgi")
 
-    async def prepare() -> tuple[str, str]:
-        directory = await Directory.open(data_dir, SystemClock())
-        await directory.register_shard("fra")
-        account, key = await directory.create_account("Edge")
-        await directory.close()
-        return account.id, key.token
-
-    account_id, token = asyncio.run(prepare())
+    account_id, token = one_region_account(data_dir, "Edge")
     process = GranianProcess(
         "node", NODE_TARGET, {"FLY_REGION": "fra", "AUTHPI_DATA_DIR": str(data_dir)}
     )

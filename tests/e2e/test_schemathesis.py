@@ -12,7 +12,6 @@ cannot be described in a schema); nothing else is excused.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -24,8 +23,7 @@ import httpx
 import pytest
 
 from runtime.processes import GranianProcess
-from shards.clock import SystemClock
-from shards.directory import Directory
+from tests.e2e.conftest import one_region_account
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 SCHEMATHESIS: Final = str(Path(sys.executable).with_name("schemathesis"))
@@ -39,14 +37,7 @@ RUN_TIMEOUT_SECONDS: Final = 420
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[tuple[GranianProcess, str, str, str]]:
-    async def prepare() -> tuple[str, str]:
-        directory = await Directory.open(tmp_path, SystemClock())
-        await directory.register_shard("fra")
-        account, key = await directory.create_account("Fuzz")
-        await directory.close()
-        return account.id, key.token
-
-    account_id, token = asyncio.run(prepare())
+    account_id, token = one_region_account(tmp_path, "Fuzz")
     process = GranianProcess(
         "node",
         "runtime.app:app_from_environ",

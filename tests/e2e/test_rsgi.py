@@ -249,3 +249,27 @@ def test_a_node_whose_startup_fails_exits_and_says_why(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "lifespan startup failed" in result.stderr
+
+
+def test_a_node_stopped_with_sigterm_runs_its_shutdown_and_closes_every_database(
+    tmp_path: Path,
+) -> None:
+    account_id, token = one_region_account(tmp_path, "Stop")
+    process = GranianProcess(
+        "node", NODE_TARGET, {"FLY_REGION": "fra", "AUTHPI_DATA_DIR": str(tmp_path)}
+    )
+    process.start(os.environ)
+    try:
+        process.wait_ready()
+        created = httpx.post(
+            f"{process.url}/v1/accounts/{account_id}/issuers",
+            json={"name": "Stop", "jurisdiction": "eu"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert created.status_code == 201
+        assert list(tmp_path.rglob("*.db-wal"))  # open, and written to
+    finally:
+        process.stop()
+    assert process.process is not None
+    assert process.process.returncode == 0
+    assert list(tmp_path.rglob("*.db-wal")) == []  # SQLite removes a WAL at the last close

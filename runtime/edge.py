@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("authpi.edge")
 
 WATCH_SECONDS: Final = 0.25
+# The least time between two looks at local shards: under a burst of writes, one query per
+# gap instead of one per commit; a change reaches the peers at most this much later.
+WATCH_GAP_SECONDS: Final = 0.05
 FORCE_EVERY: Final = 4  # watch rounds between checks made without a local commit
 POLL_SECONDS: Final = 5.0
 FETCH_TIMEOUT: Final = 4.0
@@ -370,6 +373,7 @@ class EdgeCache:
             if self._unpushed:
                 changes, self._unpushed = self._unpushed, []
                 await self._push(changes)
+            await asyncio.sleep(WATCH_GAP_SECONDS)
 
     async def _sync_shard(self, shard: Shard, *, force: bool = False) -> None:
         """Refetch what changed in a local shard since it was last checked."""

@@ -182,6 +182,7 @@ class DeliveryStore:
     def __init__(self, database: Database, clock: Clock) -> None:
         self._database = database
         self._clock = clock
+        self.queued = 0  # redeliveries asked for through this store: the dispatcher looks again
 
     # streams
 
@@ -273,6 +274,7 @@ class DeliveryStore:
                 " next_attempt_at) VALUES (?, ?, ?, ?, ?)",
                 (webhook_id, seq, trigger, requested_by, now),
             )
+        self.queued += 1
         return len(seqs)
 
     async def due(self, limit: int) -> list[Redelivery]:

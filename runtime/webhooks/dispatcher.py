@@ -13,8 +13,11 @@ A subscription whose delivery is given up on is disabled (`webhook.disabled`, wi
 reason) through the directory, and its stream here pauses until the subscription changes.
 
 Passes run when a commit or a directory change wakes the dispatcher, when a retry falls due,
-and every `POLL_SECONDS` otherwise. Time comes from the node's clock, so tests move time on
-and call `settle`.
+and every `POLL_SECONDS` otherwise. A pass reads the redelivery queue only when something
+there can have changed: a redelivery was asked for through this node, the earliest one it
+knows of is due, or `POLL_SECONDS` have gone by (another process may have written); so a
+commit of an ordinary write costs no query of it. Time comes from the node's clock, so tests
+move time on and call `settle`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -82,6 +87,9 @@ class Dispatcher:
         self._lock = asyncio.Lock()
         self._limit = asyncio.Semaphore(PARALLEL)
         self._next_due: str | None = None
+        self._redelivery_due: str | None = None  # the earliest redelivery, as last read
+        self._redeliveries_read_at = -math.inf  # monotonic
+        self._queued_seen = -1
         self._maintained: datetime | None = None
         self._task: asyncio.Task[None] | None = None
         feed.database.on_commit(self.wake)
@@ -195,6 +203,17 @@ class Dispatcher:
 
     async def _redeliveries(self, webhooks: Mapping[str, Webhook]) -> bool:
         store = self.feed.deliveries
+        known = self._redelivery_due
+        if (
+            store.queued == self._queued_seen
+            and time.monotonic() - self._redeliveries_read_at < POLL_SECONDS
+            and (known is None or known > rfc3339(self._clock.now()))
+        ):
+            if known is not None:
+                self._due(known)
+            return False
+        self._queued_seen = store.queued
+        self._redeliveries_read_at = time.monotonic()
         made = False
         for item in await store.due(BATCH):
             webhook = webhooks.get(item.webhook_id)
@@ -207,7 +226,7 @@ class Dispatcher:
                 continue
             made = True
             await self._redeliver(store, webhook, event, item)
-        next_due = await store.next_due()
+        next_due = self._redelivery_due = await store.next_due()
         if next_due is not None:
             self._due(next_due)
         return made

@@ -4,11 +4,15 @@ replay send events again with their ids."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from runtime.webhooks.dispatcher import POLL_SECONDS
 from runtime.webhooks.outbound import ATTEMPT_TIMEOUT, MAX_RESPONSE_BYTES
+from shards.clock import rfc3339
 from tests.webhooks.conftest import Hooks, live_clock, open_hooks
 from tests.webhooks.receiver import Receiver
 
@@ -153,3 +157,32 @@ async def test_a_disabled_subscription_refuses_redelivery(hooks: Hooks) -> None:
         "status": 409,
         "detail": f"webhook {webhook['id']} is disabled; enable it to have events delivered",
     }
+
+
+async def test_a_redelivery_queued_by_another_process_is_sent_within_a_poll(
+    hooks: Hooks,
+) -> None:
+    """Ordinary commits do not make the dispatcher read the redelivery queue; what another
+    process puts there (no commit through this node) is still found within `POLL_SECONDS`."""
+    webhook = await hooks.subscribe(["user.created"])
+    user = await hooks.create_user("ada@example.com")
+    await hooks.settle()
+    [first] = hooks.receiver.received
+    [shard_file] = hooks.data_dir.glob("shards/*.db")
+    with sqlite3.connect(shard_file) as db:
+        [(seq,)] = db.execute(
+            "SELECT seq FROM events WHERE subject = ? AND type = 'user.created'", (user,)
+        ).fetchall()
+        db.execute(
+            "INSERT INTO webhook_redeliveries (webhook_id, event_seq, trigger, requested_by,"
+            " next_attempt_at) VALUES (?, ?, 'redeliver', 'ops', ?)",
+            (webhook["id"], seq, rfc3339(hooks.clock.now())),
+        )
+    await asyncio.sleep(POLL_SECONDS)
+    await hooks.settle()
+    assert [r.event.get_id() for r in hooks.receiver.received] == [first.event.get_id()] * 2
+    records = await hooks.deliveries(webhook["id"])
+    assert [(r["trigger"], r["outcome"]) for r in records] == [
+        ("event", "succeeded"),
+        ("redeliver", "succeeded"),
+    ]

@@ -3,12 +3,14 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
-from runtime.dev import Bootstrap, Mesh
-from runtime.processes import free_port
+from runtime.dev import NODE_TARGET, Bootstrap, Mesh
+from runtime.processes import GranianProcess, free_port
 from shards.clock import SystemClock
 from shards.directory import Directory
 
@@ -51,3 +53,27 @@ def one_region_account(data_dir: Path, name: str) -> tuple[str, str]:
         return account.id, key.token
 
     return asyncio.run(prepare())
+
+
+@contextmanager
+def one_region_node(
+    data_dir: Path, name: str, **env: str
+) -> Iterator[tuple[GranianProcess, str, str, str]]:
+    """A running node in fra on a new install in `data_dir`, with one account and one EU
+    issuer named `name`: the process, the account id, the issuer id and the API key."""
+    account_id, token = one_region_account(data_dir, name)
+    process = GranianProcess(
+        "node", NODE_TARGET, {"FLY_REGION": "fra", "AUTHPI_DATA_DIR": str(data_dir), **env}
+    )
+    process.start(os.environ)
+    try:
+        process.wait_ready()
+        response = httpx.post(
+            f"{process.url}/v1/accounts/{account_id}/issuers",
+            json={"name": name, "jurisdiction": "eu"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 201, response.text
+        yield process, account_id, response.json()["id"], token
+    finally:
+        process.stop()

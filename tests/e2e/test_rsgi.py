@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from runtime.dev import NODE_TARGET
-from runtime.processes import LOOPBACK, GranianProcess, granian_command
-from tests.e2e.conftest import one_region_account
+from runtime.processes import LOOPBACK, granian_command
+from tests.e2e.conftest import one_region_node
 
 
 @dataclass
@@ -33,30 +33,19 @@ class Node:
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     data_dir = tmp_path_factory.mktemp("rsgi")
 
-    account_id, token = one_region_account(data_dir, "Edge")
-    process = GranianProcess(
-        "node", NODE_TARGET, {"FLY_REGION": "fra", "AUTHPI_DATA_DIR": str(data_dir)}
-    )
-    process.start(os.environ)
-    api = httpx.Client(base_url=process.url, headers={"Authorization": f"Bearer {token}"})
-    try:
-        process.wait_ready()
-        issuer = api.post(
-            f"/v1/accounts/{account_id}/issuers", json={"name": "Edge", "jurisdiction": "eu"}
-        ).json()["id"]
-        issuer_path = f"/v1/accounts/{account_id}/issuers/{issuer}"
-        client = api.post(
-            f"{issuer_path}/clients",
-            json={"name": "reports", "type": "m2m", "scopes": ["reports:read"]},
-        ).json()
-        secret = api.post(
-            f"{issuer_path}/clients/{client['id']}/verifiers", json={"type": "secret"}
-        ).json()["secret"]
-        basic = base64.b64encode(f"{client['id']}:{secret}".encode()).decode()
-        yield Node(process.url, issuer, api, issuer_path, f"Basic {basic}", data_dir)
-    finally:
-        api.close()
-        process.stop()
+    with one_region_node(data_dir, "Edge") as (process, account_id, issuer, token):
+        api = httpx.Client(base_url=process.url, headers={"Authorization": f"Bearer {token}"})
+        with api:
+            issuer_path = f"/v1/accounts/{account_id}/issuers/{issuer}"
+            client = api.post(
+                f"{issuer_path}/clients",
+                json={"name": "reports", "type": "m2m", "scopes": ["reports:read"]},
+            ).json()
+            secret = api.post(
+                f"{issuer_path}/clients/{client['id']}/verifiers", json={"type": "secret"}
+            ).json()["secret"]
+            basic = base64.b64encode(f"{client['id']}:{secret}".encode()).decode()
+            yield Node(process.url, issuer, api, issuer_path, f"Basic {basic}", data_dir)
 
 
 def raw_exchange(url: str, request: bytes) -> bytes:
@@ -254,22 +243,8 @@ def test_a_node_whose_startup_fails_exits_and_says_why(tmp_path: Path) -> None:
 def test_a_node_stopped_with_sigterm_runs_its_shutdown_and_closes_every_database(
     tmp_path: Path,
 ) -> None:
-    account_id, token = one_region_account(tmp_path, "Stop")
-    process = GranianProcess(
-        "node", NODE_TARGET, {"FLY_REGION": "fra", "AUTHPI_DATA_DIR": str(tmp_path)}
-    )
-    process.start(os.environ)
-    try:
-        process.wait_ready()
-        created = httpx.post(
-            f"{process.url}/v1/accounts/{account_id}/issuers",
-            json={"name": "Stop", "jurisdiction": "eu"},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert created.status_code == 201
+    with one_region_node(tmp_path, "Stop") as (process, _, _, _):
         assert list(tmp_path.rglob("*.db-wal"))  # open, and written to
-    finally:
-        process.stop()
     assert process.process is not None
     assert process.process.returncode == 0
     assert list(tmp_path.rglob("*.db-wal")) == []  # SQLite removes a WAL at the last close

@@ -19,11 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-import httpx
 import pytest
 
 from runtime.processes import GranianProcess
-from tests.e2e.conftest import one_region_account
+from tests.e2e.conftest import one_region_node
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 SCHEMATHESIS: Final = str(Path(sys.executable).with_name("schemathesis"))
@@ -37,30 +36,11 @@ RUN_TIMEOUT_SECONDS: Final = 420
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[tuple[GranianProcess, str, str, str]]:
-    account_id, token = one_region_account(tmp_path, "Fuzz")
-    process = GranianProcess(
-        "node",
-        "runtime.app:app_from_environ",
-        # Webhook URLs: the generated hosts resolve nowhere, and a destination refused by the
-        # SSRF guard is a 422 for a request the schema cannot tell from a valid one; the guard
-        # has its own tests.
-        {
-            "FLY_REGION": "fra",
-            "AUTHPI_DATA_DIR": str(tmp_path),
-            "AUTHPI_WEBHOOKS_ALLOW_PRIVATE": "1",
-        },
-    )
-    process.start(os.environ)
-    try:
-        process.wait_ready()
-        issuer = httpx.post(
-            f"{process.url}/v1/accounts/{account_id}/issuers",
-            json={"name": "Fuzz", "jurisdiction": "eu"},
-            headers={"Authorization": f"Bearer {token}"},
-        ).json()["id"]
-        yield process, account_id, issuer, token
-    finally:
-        process.stop()
+    # Webhook URLs: the generated hosts resolve nowhere, and a destination refused by the
+    # SSRF guard is a 422 for a request the schema cannot tell from a valid one; the guard
+    # has its own tests.
+    with one_region_node(tmp_path, "Fuzz", AUTHPI_WEBHOOKS_ALLOW_PRIVATE="1") as node:
+        yield node
 
 
 @pytest.mark.timeout(RUN_TIMEOUT_SECONDS + 60)

@@ -38,6 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run one node (settings from the environment)")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens publicly
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="no line per request (each costs the node some 18 µs of CPU)",
+    )
 
     ops_cli.add_parser(commands)
     args = parser.parse_args(argv)
@@ -97,7 +103,9 @@ def _serve(args: argparse.Namespace) -> int:
         created = asyncio.run(_ensure_shard(settings))
         if created:
             print(f"created shard {created} in {settings.region}", flush=True)
-    command = granian_command("runtime.app:app_from_environ", args.host, args.port, access_log=True)
+    command = granian_command(
+        "runtime.app:app_from_environ", args.host, args.port, access_log=args.access_log
+    )
     os.execv(command[0], command)  # noqa: S606 - replaces this process with the server
 
 

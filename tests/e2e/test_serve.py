@@ -78,3 +78,29 @@ def test_a_one_region_install_serves_issuers_for_an_account_made_with_ops(
     issuer = response.json()["id"]
     discovery = httpx.get(f"{url}/{issuer}/.well-known/openid-configuration")
     assert discovery.json()["issuer"] == f"https://id.example.eu/{issuer}"
+
+
+@pytest.mark.parametrize(("flags", "logged"), [((), True), (("--no-access-log",), False)])
+def test_serve_logs_each_request_unless_told_not_to(
+    tmp_path: Path, flags: tuple[str, ...], logged: bool
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    output = tmp_path / "output.log"
+    env = {**os.environ, "FLY_REGION": "ams", "AUTHPI_DATA_DIR": str(tmp_path / "data")}
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [AUTHPI, "serve", "--host", "127.0.0.1", "--port", str(port), *flags],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            _wait_ready(url, process)
+            assert httpx.get(f"{url}/i_nowhere/jwks.json").status_code == 404
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    line = '"GET /i_nowhere/jwks.json HTTP/1.1" 404'
+    assert (line in output.read_text()) is logged

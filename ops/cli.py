@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ops import keys
+from ops import keys, restore
 from ops.placement import PlacementError, check_in_jurisdiction
 from ops.tables import render, to_json
 from regions import REGIONS, RegionError, jurisdiction, region, regions_in
@@ -78,6 +78,20 @@ def add_parser(subparsers: Any) -> None:
         "--immediate", action="store_true", help="sign with it at once (a compromised key)"
     )
 
+    restoring = topics.add_parser(
+        "restore",
+        help="bring a lost node's databases back from its Litestream replica",
+        description="Restores directory.db (when the replica has it) and the region's shards"
+        " into --data-dir. A database already in the data directory is left alone.",
+    )
+    restoring.add_argument("--replica-url", help="default: AUTHPI_REPLICA_URL")
+    restoring.add_argument(
+        "--region", help="whose shards to restore, by the directory (default: FLY_REGION)"
+    )
+    restoring.add_argument(
+        "--shard", action="append", default=[], help="restore this shard (repeatable)"
+    )
+
 
 def run(args: argparse.Namespace, default_data_dir: Path) -> int:
     data_dir: Path = args.data_dir or default_data_dir
@@ -90,9 +104,18 @@ def run(args: argparse.Namespace, default_data_dir: Path) -> int:
             output = asyncio.run(
                 keys.rotate(data_dir, args.issuer, args.alg, args.immediate, args.json)
             )
+        elif args.topic == "restore":
+            output = restore.run(data_dir, args)
         else:
             output = asyncio.run(_with_directory(data_dir, lambda d: _dispatch(d, args)))
-    except (OpsError, keys.KeysError, RegionError, PlacementError, StorageError) as exc:
+    except (
+        OpsError,
+        keys.KeysError,
+        restore.RestoreError,
+        RegionError,
+        PlacementError,
+        StorageError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(output)

@@ -29,6 +29,7 @@ from runtime.replica import (
     RemoteDirectory,
     ReplicaUnavailable,
 )
+from runtime.replication import Replicator
 from runtime.settings import Settings
 from runtime.webhooks.service import WebhookService
 from shards.clock import Clock, rfc3339
@@ -74,6 +75,7 @@ class Node:
         self._flusher: asyncio.Task[None] | None = None
         self._key_usage: dict[str, datetime] = {}
         self.webhooks = WebhookService(self, self.disable_webhook)
+        self.replicator: Replicator | None = None
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock, http: httpx.AsyncClient) -> Node:
@@ -94,6 +96,11 @@ class Node:
         node.edge.start()
         node._flusher = asyncio.create_task(node._flush_usage_forever())
         node.webhooks.start()
+        if settings.replica_url is not None:
+            node.replicator = Replicator(
+                settings.data_dir, settings.replica_url, directory=settings.is_primary
+            )
+            await node.replicator.start()
         return node
 
     @property
@@ -112,6 +119,8 @@ class Node:
         await self.shards.close()
         if self.directory is not None:
             await self.directory.close()
+        if self.replicator is not None:  # last: it ships what the closing left in the WAL
+            await self.replicator.stop()
 
     async def _on_directory_change(self, snapshot: DirectorySnapshot) -> None:
         await self.shards.sync(snapshot)

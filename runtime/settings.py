@@ -12,6 +12,10 @@ AUTHPI_KEY_ENCRYPTION_KEY  32 bytes, base64url: seals issuers' private signing k
                       the same on every node; required with peers. A single node without it
                       generates one into its data directory on first start.
 AUTHPI_KEY_USAGE_FLUSH_SECONDS    how often a node reports API key use    default: 60
+AUTHPI_REPLICA_URL    where Litestream replicates this node's databases: file:///path,
+                      s3://bucket/path, gs://, abs://, sftp:// or webdav://; storage in
+                      this region's jurisdiction (runtime/replication.py). Needs
+                      AUTHPI_KEY_ENCRYPTION_KEY.                          default: none
 AUTHPI_WEBHOOKS_ALLOW_PRIVATE  1: webhooks may go to private, loopback and link-local
                       addresses, and over plain http (local development and tests only;
                       elsewhere a subscription to such an address could reach internal
@@ -38,6 +42,7 @@ DEFAULT_DIRECTORY_REFRESH_SECONDS: Final = 2.0
 # write per key per interval, however busy the key.
 DEFAULT_KEY_USAGE_FLUSH_SECONDS: Final = 60.0
 MIN_MESH_SECRET_LENGTH: Final = 32  # at least 192 bits when generated as URL-safe base64
+REPLICA_SCHEMES: Final = ("file", "s3", "gs", "abs", "sftp", "webdav")  # Litestream's
 
 
 class SettingsError(ValueError):
@@ -57,6 +62,7 @@ class Settings:
     key_encryption_key: bytes | None = field(default=None, repr=False)
     key_usage_flush_seconds: float = DEFAULT_KEY_USAGE_FLUSH_SECONDS
     webhooks_allow_private: bool = False
+    replica_url: str | None = None
 
     @property
     def is_primary(self) -> bool:
@@ -91,6 +97,13 @@ class Settings:
                 "AUTHPI_KEY_ENCRYPTION_KEY is required when AUTHPI_PEERS is set: every node"
                 " opens the same sealed signing keys"
             )
+        replica = replica_url(environ.get("AUTHPI_REPLICA_URL"))
+        if replica is not None and kek is None:
+            raise SettingsError(
+                "AUTHPI_KEY_ENCRYPTION_KEY is required when AUTHPI_REPLICA_URL is set: a"
+                " restored node needs the key that sealed its signing keys, and a generated one"
+                " lives in the data directory a restore replaces"
+            )
         return cls(
             region=own,
             primary_region=primary,
@@ -108,7 +121,25 @@ class Settings:
                 environ, "AUTHPI_KEY_USAGE_FLUSH_SECONDS", DEFAULT_KEY_USAGE_FLUSH_SECONDS
             ),
             webhooks_allow_private=_flag(environ, "AUTHPI_WEBHOOKS_ALLOW_PRIVATE"),
+            replica_url=replica,
         )
+
+
+def replica_url(value: str | None) -> str | None:
+    """AUTHPI_REPLICA_URL checked: None when unset."""
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme == "file":  # file:///absolute/path: no host, an absolute path
+        usable = not parts.netloc and parts.path.startswith("/")
+    else:
+        usable = bool(parts.netloc)
+    if parts.scheme not in REPLICA_SCHEMES or not usable or parts.query or parts.fragment:
+        raise SettingsError(
+            f"AUTHPI_REPLICA_URL must be a Litestream replica URL ({', '.join(REPLICA_SCHEMES)};"
+            f" file:///absolute/path or s3://bucket/path), got {value!r}"
+        )
+    return value.rstrip("/")
 
 
 def _region(environ: Mapping[str, str], name: str, default: str | None) -> str:

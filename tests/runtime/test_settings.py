@@ -78,6 +78,19 @@ def test_a_region_node_knows_where_the_primary_answers() -> None:
             {"FLY_REGION": "iad", "AUTHPI_DIRECTORY_REFRESH_SECONDS": "0"},
             "AUTHPI_DIRECTORY_REFRESH_SECONDS must be positive, got '0'",
         ),
+        *(
+            (
+                {"FLY_REGION": "fra", "AUTHPI_REPLICA_URL": url, "AUTHPI_KEY_ENCRYPTION_KEY": KEK},
+                "AUTHPI_REPLICA_URL must be a Litestream replica URL (file, s3, gs, abs, sftp,"
+                f" webdav; file:///absolute/path or s3://bucket/path), got {url!r}",
+            )
+            for url in ("file://relative/path", "s3:///no-bucket", "ftp://x/y", "s3://b/p?x=1")
+        ),
+        (
+            {"FLY_REGION": "fra", "AUTHPI_REPLICA_URL": "s3://authpi-eu/fra"},
+            "AUTHPI_KEY_ENCRYPTION_KEY is required when AUTHPI_REPLICA_URL is set: a restored"
+            " node needs the key that sealed its signing keys",
+        ),
     ],
 )
 def test_invalid_settings_name_the_variable_and_the_fix(
@@ -92,3 +105,15 @@ def test_key_usage_is_reported_once_a_minute_unless_told() -> None:
     assert Settings.from_environ({"FLY_REGION": "fra"}).key_usage_flush_seconds == 60.0
     environ = {"FLY_REGION": "fra", "AUTHPI_KEY_USAGE_FLUSH_SECONDS": "0.5"}
     assert Settings.from_environ(environ).key_usage_flush_seconds == 0.5
+
+
+def test_a_replica_url_is_kept_without_its_trailing_slash() -> None:
+    settings = Settings.from_environ(
+        {
+            "FLY_REGION": "fra",
+            "AUTHPI_REPLICA_URL": "s3://authpi-eu/fra/",
+            "AUTHPI_KEY_ENCRYPTION_KEY": KEK,
+        }
+    )
+    assert settings.replica_url == "s3://authpi-eu/fra"
+    assert Settings.from_environ({"FLY_REGION": "fra"}).replica_url is None

@@ -19,18 +19,7 @@ import httpx
 from runtime.dev import NODE_TARGET
 from runtime.processes import GranianProcess
 from tests.e2e.conftest import one_region_node
-
-AUTHPI = str(Path(sys.executable).with_name("authpi"))
-
-
-def ops(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [AUTHPI, "ops", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={key: value for key, value in os.environ.items() if not key.startswith("AUTHPI_")},
-    )
+from tests.support.ops import ops
 
 
 def wait_for_replica(replica: Path, shard_count: int) -> None:

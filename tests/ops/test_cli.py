@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
-AUTHPI = str(Path(sys.executable).with_name("authpi"))
-
-
-def ops(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [AUTHPI, "ops", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def ops_json(data_dir: Path, *args: str) -> Any:
-    result = ops(data_dir, "--json", *args)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+from tests.support.ops import ops, ops_json
 
 
 def test_accounts_create_prints_the_first_key_once(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from shards.clock import SystemClock
 from shards.keys import Sealer, local_key
 from shards.records import ShardRecord
 from shards.shard import Shard
-from tests.ops.test_cli import ops, ops_json
+from tests.support.ops import ops, ops_json
 
 
 def _issuer(data_dir: Path) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,7 @@ def add_parser(subparsers: Any) -> None:
     )
 
 
-def run(args: argparse.Namespace, default_data_dir: Path) -> int:
+def run(args: argparse.Namespace, default_data_dir: Path, environ: Mapping[str, str]) -> int:
     data_dir: Path = args.data_dir or default_data_dir
     try:
         if args.topic == "regions":
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace, default_data_dir: Path) -> int:
                 keys.rotate(data_dir, args.issuer, args.alg, args.immediate, args.json)
             )
         elif args.topic == "restore":
-            output = restore.run(data_dir, args)
+            output = restore.run(data_dir, args, environ)
         else:
             output = asyncio.run(_with_directory(data_dir, lambda d: _dispatch(d, args)))
     except (

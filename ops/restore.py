@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
@@ -28,9 +28,10 @@ class RestoreError(Exception):
     """What stops a restore; printed as is."""
 
 
-def run(data_dir: Path, args: argparse.Namespace) -> str:
+def run(data_dir: Path, args: argparse.Namespace, environ: Mapping[str, str]) -> str:
+    """`--replica-url` and `--region` default to the node's AUTHPI_REPLICA_URL and FLY_REGION."""
     try:
-        url = replica_url(args.replica_url or os.environ.get("AUTHPI_REPLICA_URL"))
+        url = replica_url(args.replica_url or environ.get("AUTHPI_REPLICA_URL"))
     except SettingsError as exc:
         raise RestoreError(str(exc).replace("AUTHPI_REPLICA_URL", "the replica URL")) from exc
     if url is None:
@@ -42,15 +43,14 @@ def run(data_dir: Path, args: argparse.Namespace) -> str:
         results = [restore(data_dir, url, DIRECTORY_FILE)]
         files = [f"shards/{shard_id}.db" for shard_id in args.shard]
         if not files:
-            files = asyncio.run(_region_shards(data_dir, args.region))
+            files = asyncio.run(_region_shards(data_dir, args.region or environ.get("FLY_REGION")))
         results += [restore(data_dir, url, file) for file in files]
     except ReplicationError as exc:
         raise RestoreError(str(exc)) from exc
     return _report(results, json=args.json)
 
 
-async def _region_shards(data_dir: Path, chosen: str | None) -> list[str]:
-    code = chosen or os.environ.get("FLY_REGION")
+async def _region_shards(data_dir: Path, code: str | None) -> list[str]:
     if not code:
         raise RestoreError(
             "name the region with --region (or FLY_REGION), or the shards with --shard"

@@ -52,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dev(args)
     if args.command == "serve":
         return _serve(args)
-    return ops_cli.run(args, Path(os.environ.get("AUTHPI_DATA_DIR") or DEFAULT_DATA_DIR))
+    return ops_cli.run(
+        args, Path(os.environ.get("AUTHPI_DATA_DIR") or DEFAULT_DATA_DIR), os.environ
+    )
 
 
 def _dev(args: argparse.Namespace) -> int:

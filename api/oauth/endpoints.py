@@ -233,5 +233,4 @@ def metadata(edge: IssuerEdge) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
         "dpop_signing_alg_values_supported": list(PROOF_ALGS),
-        "access_token_signing_alg_values_supported": [edge.settings["access_token_signing_alg"]],
     }

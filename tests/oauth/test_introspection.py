@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 from joserfc.jwk import ECKey
+from jsonschema import Draft202012Validator
 
 from tests.conftest import FrozenClock
 from tests.oauth.conftest import OAuthSetup, basic, forge, issuer_key
+
+# The design folder beside the repository, as the conformance checks are laid out for AuthPI.
+CONFORMANCE_SCHEMA = (
+    Path(__file__).resolve().parents[3] / "shared" / "conformance" / "rfc8414_metadata.schema.json"
+)
 
 
 async def test_a_fresh_token_is_active_with_its_claims(oauth: OAuthSetup) -> None:
@@ -234,6 +242,17 @@ async def test_metadata_lists_what_is_served(oauth: OAuthSetup) -> None:
         "/.well-known/oauth-authorization-server/i_01jd8k2v6m4q9x7c3n5b8r2t0w"
     )
     assert missing.status_code == 404
+
+
+async def test_metadata_passes_the_conformance_suites_rfc8414_schema(oauth: OAuthSetup) -> None:
+    """The structural schema of the OpenID conformance suite (shared/conformance): every
+    member is one it knows, with the right type and URI format."""
+    if not CONFORMANCE_SCHEMA.exists():
+        pytest.skip(f"{CONFORMANCE_SCHEMA.name} is not beside this repository")
+    schema = json.loads(CONFORMANCE_SCHEMA.read_text())
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    oidc = (await oauth.http.get(f"/{oauth.issuer.id}/.well-known/openid-configuration")).json()
+    assert [error.message for error in validator.iter_errors(oidc)] == []
 
 
 async def test_the_snapshot_an_edge_receives_holds_no_personal_data(oauth: OAuthSetup) -> None:

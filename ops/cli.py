@@ -1,7 +1,8 @@
 """`authpi ops`: the operator's commands, run on the primary region's machine.
 
 They act on the directory file in the data directory; running nodes see each change within
-their directory refresh interval.
+their directory refresh interval. Two run elsewhere: `keys` on the issuer's home node, and
+`restore` on any region's new machine before its node starts (ops/restore.py).
 """
 
 from __future__ import annotations

@@ -169,6 +169,29 @@ async def edge_changed(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def oauth_seen(request: Request) -> Response:
+    """A peer's news: client assertion and DPoP proof `jti`s it saw used, by set name, each
+    `[key, expires_at]`. Recorded as used here too (api/oauth/replay.py)."""
+    node: Node = request.app.state.node
+    _check_secret(request, node)
+    document = await read_json_object(request)
+    sets = request.app.state.oauth.seen
+    now = node.clock.now().timestamp()
+    for name, entries in document.items():
+        seen = sets.get(name)
+        if seen is None or not isinstance(entries, list):
+            raise Conflicting(f"{name} is not a replay set of this node")
+        for entry in entries:
+            if (
+                isinstance(entry, list)
+                and len(entry) == 2
+                and isinstance(entry[0], str)
+                and isinstance(entry[1], int | float)
+            ):
+                seen.learn(entry[0], float(entry[1]), now)
+    return Response(status_code=204)
+
+
 async def edge_versions(request: Request) -> Response:
     """The current edge version of each named issuer homed here (null if not here)."""
     node: Node = request.app.state.node

@@ -33,6 +33,7 @@ from api.core import (
 from api.json import json_response
 from api.oauth import endpoints as oauth
 from api.oauth.errors import OAuthError, oauth_error_response
+from api.oauth.replay import GOSSIP_PATH
 from api.oauth.wire import starlette_endpoint
 from api.problems import (
     InternalError,
@@ -63,9 +64,11 @@ def create_app(
         node = await Node.open(settings, clock, client)
         app.state.node = node
         app.state.oauth = oauth.OAuth(node)
+        app.state.oauth.start()
         try:
             yield
         finally:
+            await app.state.oauth.stop()
             await node.stop()
             if http is None:
                 await client.aclose()
@@ -180,6 +183,7 @@ def routes() -> list[Route]:
         Route("/_internal/v1/directory", internal.directory_snapshot, methods=["GET"]),
         Route("/_internal/v1/issuers", internal.register_issuer, methods=["POST"]),
         Route("/_internal/v1/edge/changed", internal.edge_changed, methods=["POST"]),
+        Route(GOSSIP_PATH, internal.oauth_seen, methods=["POST"]),
         Route("/_internal/v1/edge/versions", internal.edge_versions, methods=["POST"]),
         Route("/_internal/v1/edge/{issuer_id}", internal.edge_snapshot, methods=["GET"]),
         Route("/_internal/v1/issuers/{issuer_id}", internal.list_issuer, methods=["PUT"]),

@@ -68,11 +68,13 @@ class Authenticated:
 class ClientAuthenticator:
     """One per node: holds the assertion replay set and the remote JWKS cache."""
 
-    def __init__(self, edges: EdgeCache, http: httpx.AsyncClient, clock: Clock) -> None:
+    def __init__(
+        self, edges: EdgeCache, http: httpx.AsyncClient, clock: Clock, *, shared: bool = False
+    ) -> None:
         self._edges = edges
         self._clock = clock
         self._http = http
-        self._seen = SeenOnce()
+        self.seen = SeenOnce(shared=shared)  # assertion `jti`s, told to the peers if shared
         self._remote: dict[str, tuple[float, list[dict[str, Any]]]] = {}
         self._remote_locks: dict[str, asyncio.Lock] = {}
 
@@ -202,7 +204,7 @@ class ClientAuthenticator:
             raise InvalidClient("client assertion: " + "; ".join(problems), realm=realm)
         assert isinstance(exp, int | float)
         assert isinstance(jti, str)
-        if not self._seen.first_use(f"{edge.issuer_id} {client_id} {jti}", exp + LEEWAY, now):
+        if not self.seen.first_use(f"{edge.issuer_id} {client_id} {jti}", exp + LEEWAY, now):
             raise InvalidClient("this client assertion was already used", realm=realm)
 
     async def _keys(self, principal: Mapping[str, Any]) -> list[dict[str, Any]]:

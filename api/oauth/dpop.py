@@ -38,9 +38,9 @@ class Proof:
 
 
 class DpopChecker:
-    def __init__(self, kek: bytes) -> None:
+    def __init__(self, kek: bytes, *, shared: bool = False) -> None:
         self._key = hmac.new(kek, b"authpi dpop nonce", hashlib.sha256).digest()
-        self._seen = SeenOnce()
+        self.seen = SeenOnce(shared=shared)  # proof `jti`s, told to the peers if shared
 
     def nonce(self, issuer_id: str, now: float) -> str:
         return self._nonce(issuer_id, int(now) // NONCE_WINDOW)
@@ -92,7 +92,7 @@ class DpopChecker:
                 "retry with the nonce in the DPoP-Nonce header", nonce=self.nonce(issuer_id, now)
             )
         jkt = key.thumbprint()
-        if not self._seen.first_use(f"{jkt} {jti}", now + 2 * IAT_WINDOW, now):
+        if not self.seen.first_use(f"{jkt} {jti}", now + 2 * IAT_WINDOW, now):
             raise InvalidDpopProof("this DPoP proof was already used")
         return Proof(jkt)
 

@@ -25,6 +25,7 @@ from api.oauth.errors import (
 )
 from api.oauth.form import read_form
 from api.oauth.grants import client_credentials_claims
+from api.oauth.replay import ReplayGossip
 from api.oauth.wire import EdgeRequest
 from api.problems import NotFoundProblem, ServiceUnavailable
 from api.reply import JSON_NO_STORE, NO_STORE, Headers, Reply
@@ -49,9 +50,25 @@ class OAuth:
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self.clients = ClientAuthenticator(node.edge, node.http, node.clock)
-        self.dpop = DpopChecker(node.sealer.kek)
+        peers, secret = node.settings.peers, node.settings.mesh_secret
+        shared = bool(peers) and secret is not None
+        self.clients = ClientAuthenticator(node.edge, node.http, node.clock, shared=shared)
+        self.dpop = DpopChecker(node.sealer.kek, shared=shared)
         self.verified = tokens.VerifiedTokens()
+        self.seen = {"assertions": self.clients.seen, "proofs": self.dpop.seen}
+        self.gossip = (
+            ReplayGossip(self.seen, peers, secret, node.http)
+            if shared and secret is not None
+            else None
+        )
+
+    def start(self) -> None:
+        if self.gossip is not None:
+            self.gossip.start()
+
+    async def stop(self) -> None:
+        if self.gossip is not None:
+            await self.gossip.stop()
 
 
 async def _edge(oauth: OAuth, issuer_id: str, *, problem: bool = False) -> IssuerEdge:

@@ -4,6 +4,7 @@ and changes made at home reaching every node within the stated staleness bound."
 from __future__ import annotations
 
 import base64
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable
@@ -13,7 +14,10 @@ from functools import partial
 import httpx
 import orjson
 import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
 
+from api.oauth.replay import GOSSIP_SECONDS
 from authpi_idp import TokenVerifier
 from runtime.dev import Bootstrap, Mesh
 from shards.keys import EDGE_STALENESS
@@ -158,3 +162,72 @@ def test_a_deleted_verifier_and_a_disabled_agent_reach_every_node_within_the_bou
     answer = issuer.token("jnb")
     assert answer.json()["error"] == "invalid_client"
     assert answer.headers["x-authpi-mesh-path"] == "jnb"
+
+
+def test_a_client_assertion_used_at_one_node_is_refused_at_every_other(
+    issuer: EuIssuer,
+) -> None:
+    """RFC 7523 §3: a `jti` is used once. The node that sees it first tells its peers, so a
+    replay that enters elsewhere is refused too (api/oauth/replay.py)."""
+    key = ECKey.generate_key("P-256")
+    agent = issuer.core("POST", "/agents", {"name": "signer", "scopes": ["tickets:read"]})
+    assert agent.status_code == 201, agent.text
+    agent_id = agent.json()["id"]
+    verifier = issuer.core(
+        "POST",
+        f"/agents/{agent_id}/verifiers",
+        {"type": "public_key", "jwk": key.as_dict(private=False)},
+    )
+    assert verifier.status_code == 201, verifier.text
+
+    def signed_form() -> dict[str, str]:
+        now = int(time.time())
+        claims = {
+            "iss": agent_id,
+            "sub": agent_id,
+            "aud": issuer.url,
+            "iat": now,
+            "exp": now + 300,
+            "jti": secrets.token_urlsafe(16),
+        }
+        return {
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": jwt.encode({"alg": "ES256"}, claims, key),
+        }
+
+    def present(entry: str, form: dict[str, str]) -> httpx.Response:
+        return httpx.post(
+            f"{issuer.url}/token", data=form, headers={"X-Client-Location": ENTRIES[entry]}
+        )
+
+    # The new key reaches every node within the bound; each probe is a fresh assertion.
+    eventually(lambda: all(present(entry, signed_form()).status_code == 200 for entry in ENTRIES))
+    form = signed_form()
+    first = present("iad", form)
+    assert first.status_code == 200, first.text
+    assert first.headers["x-authpi-mesh-path"] == "iad"
+    # No probe can tell when the news has arrived without spending the assertion, so wait
+    # well past the batch interval plus a loopback round trip.
+    time.sleep(25 * GOSSIP_SECONDS)
+    for entry in ("jnb", "fra", "iad"):
+        replayed = present(entry, form)
+        assert replayed.status_code == 401, (entry, replayed.text)
+        assert replayed.json() == {
+            "error": "invalid_client",
+            "error_description": "this client assertion was already used",
+        }
+        assert replayed.headers["x-authpi-mesh-path"] == entry
+
+
+def test_replay_news_needs_the_mesh_secret_and_names_known_sets(issuer: EuIssuer) -> None:
+    node = issuer.mesh.nodes["jnb"]
+    url = f"{node.url}/_internal/v1/oauth/seen"
+    anonymous = httpx.post(url, json={"assertions": [["k", time.time() + 60]]})
+    assert anonymous.status_code == 401
+    assert anonymous.json()["detail"] == "node-to-node calls need the mesh secret"
+    secret = {"Authorization": f"Bearer {node.env['AUTHPI_MESH_SECRET']}"}
+    unknown = httpx.post(url, json={"tokens": []}, headers=secret)
+    assert unknown.status_code == 409
+    assert unknown.json()["detail"] == "tokens is not a replay set of this node"
+    assert httpx.post(url, json={"proofs": [["k", 1]]}, headers=secret).status_code == 204

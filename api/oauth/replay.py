@@ -6,8 +6,8 @@ of one validity window. Bounded: past `capacity`, the oldest-expiring entries go
 A node checks a `jti` against its own set, in memory, so the token path never waits for
 another region. Each first use is then told to every peer (`ReplayGossip`, batched every
 `GOSSIP_SECONDS`), which records it as used: a replay at another node is refused once the
-news has arrived, so the window left to a replay elsewhere is that propagation delay (tens
-of milliseconds between regions), not the JWT's lifetime.
+news has arrived, so the window left to a replay elsewhere is that delay (the batch interval
+plus one trip between the two regions), not the JWT's lifetime.
 """
 
 from __future__ import annotations

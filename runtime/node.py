@@ -20,6 +20,7 @@ import orjson
 from starlette.requests import Request
 
 from regions import RegionError, region
+from runtime.background import stop_task
 from runtime.edge import EdgeCache
 from runtime.local_shards import LocalShards
 from runtime.replica import (
@@ -111,10 +112,7 @@ class Node:
         await self.webhooks.stop()
         await self.edge.stop()
         for task in (self._refresher, self._flusher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_task(task)
         await self.flush_key_usage()
         await self.shards.close()
         if self.directory is not None:

@@ -19,7 +19,6 @@ cooperation beyond WAL mode; if Litestream exits, the node logs it and starts it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import logging
 import signal
@@ -31,6 +30,7 @@ from typing import Final
 
 import orjson
 
+from runtime.background import stop_task
 from shards.directory import DIRECTORY_FILE
 
 log = logging.getLogger("authpi.replication")
@@ -120,10 +120,7 @@ class Replicator:
     async def stop(self) -> None:
         """Stop Litestream (SIGTERM lets it ship what it holds), killing it if it lingers."""
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         process = self._process
         if process is None or process.returncode is not None:
             return

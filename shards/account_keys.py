@@ -173,8 +173,7 @@ class AccountKeyStore:
 
     async def find(self, tx: Transaction | None, account_id: str, key_id: str) -> AccountKey:
         """One key of this account; `NotFound` for any other."""
-        sql, params = "SELECT * FROM api_keys WHERE id = ? AND account_id = ?", (key_id, account_id)
-        row = await (tx.fetch_one(sql, params) if tx else self._database.fetch_one(sql, params))
+        row = await self._database.account_row("api_keys", account_id, key_id, tx)
         if row is None:
             raise NotFound("api key", key_id)
         return AccountKey.from_row(row)

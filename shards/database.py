@@ -156,6 +156,15 @@ class Database:
         async with self._reader() as reader:
             return await reader.fetch_all(sql, params)
 
+    async def account_row(
+        self, table: str, account_id: str, row_id: str, tx: Transaction | None = None
+    ) -> Row | None:
+        """One row of `table` by id, only if it belongs to the account: inside `tx` when
+        given, else from a reader."""
+        sql = f"SELECT * FROM {table} WHERE id = ? AND account_id = ?"
+        params = (row_id, account_id)
+        return await (tx.fetch_one(sql, params) if tx else self.fetch_one(sql, params))
+
     async def account_page(
         self, table: str, account_id: str, *, after: str | None, limit: int, status: str | None
     ) -> list[Row]:

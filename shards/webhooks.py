@@ -259,9 +259,7 @@ class WebhookStore:
 
     async def find(self, tx: Transaction | None, account_id: str, webhook_id: str) -> Webhook:
         """One subscription of this account; `NotFound` for any other."""
-        sql = "SELECT * FROM webhooks WHERE id = ? AND account_id = ?"
-        params = (webhook_id, account_id)
-        row = await (tx.fetch_one(sql, params) if tx else self._database.fetch_one(sql, params))
+        row = await self._database.account_row("webhooks", account_id, webhook_id, tx)
         if row is None:
             raise NotFound("webhook", webhook_id)
         return Webhook.from_row(row)

@@ -14,7 +14,7 @@ from typing import Any, Final
 import orjson
 
 from api.oauth import tokens
-from api.oauth.clients import ASSERTION_ALGS, ClientAuthenticator
+from api.oauth.clients import ASSERTION_ALGS, Authenticated, ClientAuthenticator
 from api.oauth.dpop import PROOF_ALGS, DpopChecker
 from api.oauth.errors import (
     InvalidDpopProof,
@@ -143,14 +143,7 @@ async def token(oauth: OAuth, request: EdgeRequest) -> Reply:
 
 async def introspect(oauth: OAuth, request: EdgeRequest) -> Reply:
     edge = await _edge(oauth, request.issuer_id)
-    form = await read_form(request)
-    edge, _ = await oauth.clients.authenticate(
-        edge, form, request.header("authorization"), f"{edge.url}/introspect"
-    )
-    presented = form.get("token")
-    if presented is None:
-        raise InvalidRequest("token is missing")
-    claims = await _read(oauth, edge, presented)
+    edge, _, claims = await _presented_token(oauth, edge, request, "introspect")
     body: dict[str, Any] = {"active": False}
     if claims is not None and _still_vouched(edge, claims):
         body = {
@@ -169,14 +162,7 @@ async def revoke(oauth: OAuth, request: EdgeRequest) -> Reply:
         raise NotFoundProblem(f"issuer {issuer_id} not found")
     ensure_region(placement.home_region, node.region)
     edge = await _edge(oauth, issuer_id)
-    form = await read_form(request)
-    edge, client = await oauth.clients.authenticate(
-        edge, form, request.header("authorization"), f"{edge.url}/revoke"
-    )
-    presented = form.get("token")
-    if presented is None:
-        raise InvalidRequest("token is missing")
-    claims = await _read(oauth, edge, presented)
+    edge, client, claims = await _presented_token(oauth, edge, request, "revoke")
     # RFC 7009 §2.2: an invalid or unknown token is not an error; nor, so that this endpoint
     # tells nothing about other clients' tokens, is a token issued to another client.
     if claims is not None and claims["client_id"] == client.client_id:
@@ -188,6 +174,21 @@ async def revoke(oauth: OAuth, request: EdgeRequest) -> Reply:
             log.error("revocation on %s failed: %s", issuer_id, exc)
             raise TemporarilyUnavailable("the revocation could not be stored; retry") from exc
     return Reply(200, NO_STORE, b"")
+
+
+async def _presented_token(
+    oauth: OAuth, edge: IssuerEdge, request: EdgeRequest, endpoint: str
+) -> tuple[IssuerEdge, Authenticated, dict[str, Any] | None]:
+    """RFC 7662 §2.1 and RFC 7009 §2.1: the calling client, authenticated at `endpoint`,
+    and the claims of the `token` it presents (None when not a valid token of the issuer)."""
+    form = await read_form(request)
+    edge, client = await oauth.clients.authenticate(
+        edge, form, request.header("authorization"), f"{edge.url}/{endpoint}"
+    )
+    presented = form.get("token")
+    if presented is None:
+        raise InvalidRequest("token is missing")
+    return edge, client, await _read(oauth, edge, presented)
 
 
 async def _read(oauth: OAuth, edge: IssuerEdge, presented: str) -> dict[str, Any] | None:

@@ -13,7 +13,6 @@ plus one trip between the two regions), not the JWT's lifetime.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import logging
 from collections.abc import Mapping
@@ -21,6 +20,8 @@ from typing import Final
 
 import httpx
 import orjson
+
+from runtime.background import stop_task
 
 log = logging.getLogger("authpi.replay")
 
@@ -95,11 +96,8 @@ class ReplayGossip:
         self._task = asyncio.create_task(self._run(), name="replay gossip")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from runtime.background import stop_task
 from runtime.webhooks import envelope
 from runtime.webhooks.backoff import RETRY_WINDOW, next_attempt
 from runtime.webhooks.outbound import Attempt, Sender
@@ -101,11 +102,8 @@ class Dispatcher:
         self._task = asyncio.create_task(self._run(), name=f"webhooks {self.feed.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def settle(self) -> None:
         """Run passes until nothing is due at the clock's current time."""

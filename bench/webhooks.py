@@ -138,6 +138,7 @@ def main() -> None:
         name="receiver",
         target="bench.webhook_receiver:receiver_app",
         env={},
+        interface="asgi",
         ready_path="/arrivals",
         cores=placement.client,
     )
